@@ -1,0 +1,265 @@
+"""The `agenteval` command line. Each command gathers options, calls one library function, renders the
+result, and maps errors to exit codes: 0 ok, 1 failures/blocked where promised, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+from agenteval import __version__
+from agenteval.config import Settings, load_settings
+from agenteval.errors import AgentEvalError
+from agenteval.models import InputError, Run, TraceResult
+
+app = typer.Typer(
+    name="agenteval",
+    help="Step-level evaluation of LLM agent traces: which step failed, direct or cascade, and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+schema_app = typer.Typer(help="Print JSON Schemas of agenteval's file formats.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+EXIT_FAILURES = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _out() -> Console:
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    _err().print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn user errors into a one-line message and exit code 2; Ctrl-C into 130."""
+    try:
+        yield
+    except AgentEvalError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _settings(**flags: Any) -> Settings:
+    return load_settings(flags)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"agenteval {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """agenteval: which step of an agent run failed, on its own or because of an earlier step."""
+
+
+DbOption = typer.Option(None, "--db", help="DuckDB file [default: .agenteval/agenteval.duckdb].")
+
+
+@app.command("eval")
+def eval_command(
+    paths: list[Path] = typer.Argument(..., help="Trace files or folders."),
+    run: Optional[str] = typer.Option(None, "--run", help="Name of the run [default: its id]."),
+    db: Optional[Path] = DbOption,
+    judge: Optional[str] = typer.Option(None, "--judge", help="auto, rules or openai [default: auto: openai when an endpoint is configured]."),
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model name."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of the judge."),
+    format: Optional[str] = typer.Option(None, "--format", help="Trace format, or auto to detect [default: auto]."),
+    root_cause: Optional[str] = typer.Option(None, "--root-cause", help="Root-cause algorithm [default: greedy]."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of the report."),
+    fail_on_failures: bool = typer.Option(False, "--fail-on-failures", help="Exit 1 when any trace failed."),
+) -> None:
+    """Evaluate traces, store them as a run, and print a summary."""
+    from agenteval.evaluate import Progress, run_evaluation
+    from agenteval.reports.json_report import run_json
+    from agenteval.reports.terminal import render_run
+
+    with user_errors():
+        settings = _settings(db=db, judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause)
+        with _progress_bar(enabled=not as_json) as progress:
+            result = run_evaluation(paths, settings, name=run, progress=progress)
+    if as_json:
+        _print_json(run_json(result))
+    else:
+        render_run(result, _out())
+    if result.input_errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if fail_on_failures and any(not r.passed for r in result.results):
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[Any]:
+    """Progress callbacks that print input errors at once and draw a bar for more than one trace."""
+    from agenteval.evaluate import Progress
+
+    err = _err()
+    bar = Bar(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    task = None
+
+    def on_start(total: int) -> None:
+        nonlocal task
+        if enabled and total > 1:
+            bar.start()
+            task = bar.add_task("judging", total=total)
+
+    def on_trace(result: TraceResult) -> None:
+        if task is not None:
+            bar.advance(task)
+
+    def on_error(error: InputError) -> None:
+        (bar.console if task is not None else err).print(
+            f"[bold red]Error:[/] {error.source}: {error.message}", highlight=False, soft_wrap=True
+        )
+
+    try:
+        yield Progress(on_start=on_start, on_trace=on_trace, on_error=on_error)
+    finally:
+        bar.stop()
+
+
+@app.command("parse")
+def parse_command(
+    paths: list[Path] = typer.Argument(..., help="Trace files or folders."),
+    format: str = typer.Option("auto", "--format", help="Trace format, or auto to detect."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Read traces into step DAGs without judging them; show their steps and edges."""
+    from agenteval.formats import read_paths
+    from agenteval.reports.json_report import parse_json
+
+    with user_errors():
+        files, errors = read_paths(paths, format)
+    for error in errors:
+        _print_error(f"{error.source}: {error.message}")
+    if as_json:
+        _print_json(parse_json(files, errors))
+    else:
+        console = _out()
+        for file in files:
+            for trace in file.traces:
+                console.print(f"[bold]{trace.id}[/] ({file.format}, {file.path}): {len(trace.steps)} steps")
+                for step in trace.steps:
+                    parents = ", ".join(step.parents) or "-"
+                    console.print(f"  {step.id:<24} {step.type.value:<9} {step.tool or '':<20} <- {parents}", highlight=False)
+    if errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("show")
+def show_command(
+    run: Optional[str] = typer.Argument(None, help="Run id, name or 'latest' [default: latest]."),
+    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace as a tree of its DAG."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show a stored run's summary, or one trace's DAG with verdicts and the root-cause chain."""
+    from agenteval.reports.json_report import run_json, trace_result_json
+    from agenteval.reports.terminal import render_run, render_trace
+    from agenteval.store import open_store
+
+    with user_errors():
+        settings = _settings(db=db)
+        with open_store(settings.db, must_exist=True) as store:
+            stored = store.load_run(run)
+        result = _find_trace(stored, trace) if trace else None
+    if result is not None:
+        _print_json(trace_result_json(result)) if as_json else render_trace(result, _out())
+    else:
+        _print_json(run_json(stored)) if as_json else render_run(stored, _out())
+
+
+def _find_trace(run: Run, trace_id: str) -> TraceResult:
+    for result in run.results:
+        if result.trace_id == trace_id:
+            return result
+    known = ", ".join(r.trace_id for r in run.results[:10])
+    raise AgentEvalError(f"run {run.name} has no trace '{trace_id}' (traces: {known})")
+
+
+@app.command("runs")
+def runs_command(
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """List stored runs, newest first."""
+    from agenteval.reports.terminal import render_runs
+    from agenteval.store import open_store
+
+    with user_errors():
+        settings = _settings(db=db)
+        with open_store(settings.db, must_exist=True) as store:
+            runs = store.list_runs()
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in runs])
+    else:
+        render_runs(runs, _out())
+
+
+@schema_app.command("trace")
+def schema_trace_command() -> None:
+    """JSON Schema of agenteval's own trace format."""
+    from agenteval.models import Trace
+
+    _print_json(Trace.model_json_schema())
+
+
+@app.command("formats")
+def formats_command() -> None:
+    """List the trace formats agenteval reads."""
+    from agenteval.formats import available_formats, get_reader
+
+    console = _out()
+    with user_errors():
+        for name in available_formats():
+            console.print(f"[bold]{name:<14}[/] {get_reader(name).description}", highlight=False)
+
+
+@app.command("taxonomy")
+def taxonomy_command(
+    file: Optional[Path] = typer.Option(None, "--file", help="A taxonomy YAML file [default: the bundled one]."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Print the failure taxonomy as a tree (3 levels, codes, definitions, step types)."""
+    from agenteval.reports.taxonomy_tree import render_taxonomy
+    from agenteval.taxonomy import load_taxonomy
+
+    with user_errors():
+        taxonomy = load_taxonomy(file)
+    if as_json:
+        _print_json(taxonomy.model_dump(mode="json"))
+    else:
+        render_taxonomy(taxonomy, _out())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

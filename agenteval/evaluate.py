@@ -1,0 +1,197 @@
+"""Orchestration: trace files -> DAGs -> judgments (bounded async concurrency) -> verdicts -> store.
+
+One public coroutine, :func:`evaluate_async`, and its one-line sync wrapper :func:`evaluate`.
+Per-file and per-trace problems become ``InputError`` records; the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from agenteval.config import Settings
+from agenteval.dag import StepDAG
+from agenteval.errors import AgentEvalError, ConfigError
+from agenteval.formats import expand_paths, get_reader, read_file
+from agenteval.judges.base import Judge, JudgmentCache, StepContext
+from agenteval.models import InputError, Judgment, Run, Trace, TraceResult
+from agenteval.propagation import ROOT_CAUSE_ALGORITHMS, classify, root_causes, trace_status
+from agenteval.secrets import mask_trace
+
+#: Traces judged at once; step-level concurrency is bounded by the judge's own limit.
+TRACES_IN_FLIGHT = 32
+
+
+@dataclass
+class Progress:
+    """Callbacks a caller may pass to follow a run (the CLI draws a progress bar from them)."""
+
+    on_start: Callable[[int], None] = lambda total: None
+    on_trace: Callable[[TraceResult], None] = lambda result: None
+    on_error: Callable[[InputError], None] = lambda error: None
+
+
+class ResultSink:
+    """Where finished traces go; the store implements it (``start_run``, ``add_result``, ``add_input_error``)."""
+
+    def start_run(self, run: Run) -> None: ...
+    def add_result(self, run_id: str, result: TraceResult) -> None: ...
+    def add_input_error(self, run_id: str, error: InputError) -> None: ...
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def git_commit(directory: Path | None = None) -> str | None:
+    """The HEAD commit of the working directory's git checkout, if any."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+async def judge_trace(trace: Trace, dag: StepDAG, judge: Judge) -> dict[str, Judgment]:
+    """Judge every agent step of a trace concurrently; non-agent steps are not sent to the judge."""
+    steps = [s for s in trace.steps if s.type.judged]
+    judgments = await asyncio.gather(*(judge.judge_step(StepContext(trace, dag, s)) for s in steps))
+    return {j.step_id: j for j in judgments}
+
+
+async def evaluate_trace(trace: Trace, judge: Judge, settings: Settings, *, source: str | None = None, format: str | None = None) -> TraceResult:
+    """Evaluate one trace: DAG, judgments, verdicts, root causes.
+
+    Raises:
+        DagError: the trace's steps do not form a DAG.
+    """
+    trace = mask_trace(trace, settings.secret_patterns)
+    dag = StepDAG.from_trace(trace, source=source)
+    judgments = await judge_trace(trace, dag, judge)
+    verdicts = classify(dag, judgments, settings.thresholds)
+    return TraceResult(
+        trace=trace,
+        source=source,
+        format=format,
+        status=trace_status(verdicts),
+        verdicts=verdicts,
+        root_causes=root_causes(dag, verdicts, settings.root_cause),
+        judge=judge.name,
+    )
+
+
+async def evaluate_async(
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    judge: Judge,
+    sink: ResultSink | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """Evaluate trace files as one run, handing each finished trace to ``sink`` as it completes.
+
+    Args:
+        paths: files or folders of traces.
+        settings: resolved settings (thresholds, root-cause algorithm, format, secrets).
+        judge: the judge to use (see ``agenteval.judges.registry.build_judge``).
+        sink: where results are stored trace by trace (the DuckDB store), if anywhere.
+        name: run name; defaults to the run id.
+        progress: callbacks for progress display.
+
+    Returns:
+        The run with every result and every input error, in input order.
+    """
+    if settings.root_cause not in ROOT_CAUSE_ALGORITHMS:
+        raise ConfigError(
+            f"root_cause: unknown algorithm '{settings.root_cause}' (choose from: {', '.join(ROOT_CAUSE_ALGORITHMS)})"
+        )
+    if settings.format != "auto":
+        get_reader(settings.format)  # an unknown name is a usage error, not a per-file one
+    progress = progress or Progress()
+    now = datetime.now(timezone.utc)
+    run_id = new_run_id(now)
+    run = Run(
+        id=run_id,
+        name=name or run_id,
+        created_at=now,
+        judge=judge.name,
+        config=settings.model_dump(mode="json"),
+        git_commit=git_commit(),
+    )
+    if sink:
+        sink.start_run(run)
+
+    def record_error(error: AgentEvalError, fallback_source: str) -> None:
+        item = InputError(source=error.source or fallback_source, message=error.message)
+        run.input_errors.append(item)
+        if sink:
+            sink.add_input_error(run_id, item)
+        progress.on_error(item)
+
+    files, missing = expand_paths(paths)
+    for error in missing:
+        record_error(error, "")
+    parsed = []
+    for path in files:
+        try:
+            parsed.append(read_file(path, settings.format))
+        except AgentEvalError as exc:
+            record_error(exc, str(path))
+    jobs = [(p, t) for p in parsed for t in p.traces]
+    progress.on_start(len(jobs))
+
+    slots = asyncio.Semaphore(TRACES_IN_FLIGHT)
+    done: dict[int, TraceResult] = {}
+
+    async def one(index: int, file, trace: Trace) -> None:
+        async with slots:
+            try:
+                result = await evaluate_trace(trace, judge, settings, source=str(file.path), format=file.format)
+            except AgentEvalError as exc:
+                record_error(exc, str(file.path))
+                return
+        done[index] = result
+        if sink:
+            sink.add_result(run_id, result)
+        progress.on_trace(result)
+
+    await asyncio.gather(*(one(i, f, t) for i, (f, t) in enumerate(jobs)))
+    run.results = [done[i] for i in sorted(done)]
+    return run
+
+
+def evaluate(paths: Iterable[Path], settings: Settings, **kwargs) -> Run:
+    """Synchronous wrapper of :func:`evaluate_async`."""
+    return asyncio.run(evaluate_async(paths, settings, **kwargs))
+
+
+def run_evaluation(
+    paths: Iterable[Path], settings: Settings, *, name: str | None = None, progress: Progress | None = None
+) -> Run:
+    """What `agenteval eval` does: open the store, build the judge, evaluate and store the run.
+
+    The judge's cache is the store, so unchanged steps are not judged twice.
+    """
+    from agenteval.judges.registry import build_judge
+    from agenteval.store import open_store
+
+    async def main() -> Run:
+        with open_store(settings.db) as store:
+            judge = build_judge(settings, cache=store if settings.cache else None)
+            try:
+                return await evaluate_async(paths, settings, judge=judge, sink=store, name=name, progress=progress)
+            finally:
+                close = getattr(judge, "aclose", None)
+                if close is not None:
+                    await close()
+
+    return asyncio.run(main())

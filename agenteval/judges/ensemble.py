@@ -1,0 +1,32 @@
+"""Rules first: deterministic checks decide where they prove a hard failure; the LLM judges the rest."""
+
+from __future__ import annotations
+
+from agenteval.judges.base import Judge, StepContext
+from agenteval.models import Judgment
+
+
+class RulesFirstJudge:
+    """Runs the rules judge, and calls the model judge only where the rules did not prove a failure.
+
+    A decisive rules verdict (a tool raised, a tool that does not exist, arguments that violate the
+    schema) stands without a model call unless ``judge_all`` is set; such judgments carry
+    ``details["llm_call_saved"] = True`` so reports can count the calls saved.
+    """
+
+    def __init__(self, rules: Judge, model: Judge, *, judge_all: bool = False) -> None:
+        self.rules = rules
+        self.model = model
+        self.judge_all = judge_all
+        self.name = model.name
+
+    async def judge_step(self, ctx: StepContext) -> Judgment:
+        """Judge one step: the rules' decisive verdict, or the model's judgment."""
+        ruled = await self.rules.judge_step(ctx)
+        if ruled.decisive and not self.judge_all:
+            return ruled.model_copy(update={"details": {**ruled.details, "llm_call_saved": True}})
+        judged = await self.model.judge_step(ctx)
+        if ruled.decisive and judged.score is not None and judged.score >= ruled.score:
+            # --judge-all asked the model too, but a proven hard failure is never overturned.
+            return ruled.model_copy(update={"details": {**ruled.details, "model_judgment": judged.model_dump()}})
+        return judged.model_copy(update={"details": {**judged.details, "rules": {"score": ruled.score, "reason": ruled.reason}}})

@@ -1,0 +1,143 @@
+"""Failure verdicts along the DAG (direct vs cascade) and root-cause attribution. Pure functions.
+
+A step fails when its score is under its type's threshold. A failing step with a failing ancestor is
+a CASCADE failure (it may only have received bad input); one without is a DIRECT failure. Root-cause
+algorithms take the verdicts and name the steps to blame; they are registered by name so new ones
+plug in beside the paper's greedy walk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from agenteval.dag import StepDAG
+from agenteval.models import Judgment, RootCause, StepType, StepVerdict, TraceStatus
+
+#: The paper's thresholds (grid-searched on a held-out set): fail when score < threshold.
+DEFAULT_THRESHOLDS: dict[StepType, float] = {
+    StepType.PLAN: 3.0,
+    StepType.TOOLSEL: 3.0,
+    StepType.PARAMGEN: 2.5,
+    StepType.EXEC: 3.0,
+    StepType.SYNTH: 3.0,
+}
+
+
+def classify(
+    dag: StepDAG,
+    judgments: Mapping[str, Judgment],
+    thresholds: Mapping[StepType, float] | None = None,
+) -> list[StepVerdict]:
+    """One verdict per step, in trace order.
+
+    Steps that are not agent work, have no judgment, or were not assessed are ``skipped``; a
+    judgment carrying an error is ``judge_error`` (never a pass); the rest pass or fail on the
+    threshold, and failures are split into direct and cascade by their failing ancestors.
+    """
+    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    verdicts: dict[str, StepVerdict] = {}
+    failing: set[str] = set()
+    for step in dag.steps():
+        judgment = judgments.get(step.id)
+        threshold = limits.get(step.type)
+        base = {"step_id": step.id, "type": step.type, "threshold": threshold, "judgment": judgment}
+        if not step.type.judged or judgment is None:
+            why = "not agent work" if not step.type.judged else "not judged"
+            verdicts[step.id] = StepVerdict(verdict="skipped", reason=why, **base)
+            continue
+        base.update(score=judgment.score, reason=judgment.error or judgment.reason)
+        if judgment.error:
+            verdicts[step.id] = StepVerdict(verdict="judge_error", **base)
+        elif judgment.score is None or not judgment.assessed:
+            verdicts[step.id] = StepVerdict(verdict="skipped", **base)
+        elif threshold is not None and judgment.score < threshold:
+            upstream = [a for a in dag.ancestors(step.id) if a in failing]
+            failing.add(step.id)
+            verdicts[step.id] = StepVerdict(
+                verdict="cascade" if upstream else "direct",
+                failure_code=judgment.failure_code,
+                upstream_failures=upstream,
+                **base,
+            )
+        else:
+            verdicts[step.id] = StepVerdict(verdict="pass", **base)
+    return [verdicts[s.id] for s in dag.trace.steps]
+
+
+def trace_status(verdicts: list[StepVerdict]) -> TraceStatus:
+    """failed if any step failed; incomplete if a step could not be judged; else passed."""
+    if any(v.failed for v in verdicts):
+        return "failed"
+    if any(v.verdict == "judge_error" for v in verdicts):
+        return "incomplete"
+    return "passed"
+
+
+RootCauseAlgorithm = Callable[[StepDAG, Mapping[str, StepVerdict]], list[RootCause]]
+
+
+def failing_sinks(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[str]:
+    """Failing steps with no failing step downstream: where each failure chain ends."""
+    failed = {sid for sid, v in verdicts.items() if v.failed}
+    return [sid for sid in failed if not failed.intersection(dag.descendants(sid))]
+
+
+def _nearest_failing_upstream(dag: StepDAG, step_id: str, failed: set[str]) -> list[str]:
+    """Failing parents; when none fails, the failing ancestors with no failing step between them."""
+    parents = [p for p in dag.parents(step_id) if p in failed]
+    if parents:
+        return parents
+    ancestors = [a for a in dag.ancestors(step_id) if a in failed]
+    return [a for a in ancestors if not failed.intersection(dag.descendants(a)).intersection(ancestors)]
+
+
+def _root_cause(dag: StepDAG, verdicts: Mapping[str, StepVerdict], step_id: str, chain: list[str], algorithm: str) -> RootCause:
+    verdict = verdicts[step_id]
+    return RootCause(
+        step_id=step_id,
+        algorithm=algorithm,
+        chain=chain,
+        failure_code=verdict.failure_code,
+        agent=dag.step(step_id).agent,
+        score=verdict.score,
+    )
+
+
+def greedy_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
+    """The paper's heuristic: from each failing sink, step to the lowest-scoring failing parent
+    until a direct failure is reached."""
+    failed = {sid for sid, v in verdicts.items() if v.failed}
+    found: dict[str, RootCause] = {}
+    for sink in failing_sinks(dag, verdicts):
+        chain = [sink]
+        current = sink
+        while verdicts[current].verdict == "cascade":
+            upstream = _nearest_failing_upstream(dag, current, failed)
+            if not upstream:
+                break
+            current = min(upstream, key=lambda s: (verdicts[s].score or 0.0, dag.position(s)))
+            chain.append(current)
+        if current not in found:
+            found[current] = _root_cause(dag, verdicts, current, list(reversed(chain)), "greedy")
+    return sorted(found.values(), key=lambda rc: dag.position(rc.step_id))
+
+
+ROOT_CAUSE_ALGORITHMS: dict[str, RootCauseAlgorithm] = {
+    "greedy": greedy_root_causes,
+}
+
+DEFAULT_ROOT_CAUSE = "greedy"
+
+
+def root_causes(
+    dag: StepDAG, verdicts: list[StepVerdict], algorithm: str = DEFAULT_ROOT_CAUSE
+) -> list[RootCause]:
+    """Root causes of a trace's failures by the named algorithm (none when nothing failed).
+
+    Raises:
+        KeyError: unknown algorithm name (callers validate names from config first).
+    """
+    by_id = {v.step_id: v for v in verdicts}
+    if not any(v.failed for v in verdicts):
+        return []
+    return ROOT_CAUSE_ALGORITHMS[algorithm](dag, by_id)

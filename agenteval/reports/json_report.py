@@ -1,0 +1,72 @@
+"""Machine-readable output: plain dicts ready for ``json.dumps``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agenteval.formats import ParsedFile
+from agenteval.models import InputError, Run, TraceResult
+
+
+def trace_result_json(result: TraceResult) -> dict[str, Any]:
+    """One evaluated trace: id, outcome, root-cause step ids and a verdict per step."""
+    return {
+        "trace_id": result.trace_id,
+        "source": result.source,
+        "format": result.format,
+        "passed": result.passed,
+        "status": result.status,
+        "root_cause": [rc.step_id for rc in result.root_causes],
+        "steps": [
+            {
+                "id": v.step_id,
+                "type": v.type.value,
+                "score": v.score,
+                "verdict": v.verdict,
+                "failure_code": v.failure_code,
+            }
+            for v in result.verdicts
+        ],
+    }
+
+
+def errors_json(errors: list[InputError]) -> list[dict[str, str]]:
+    """Inputs that could not be read."""
+    return [{"source": e.source, "message": e.message} for e in errors]
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A whole run: id, name, judge, per-trace results and input errors."""
+    return {
+        "run_id": run.id,
+        "run_name": run.name,
+        "judge": run.judge,
+        "traces": [trace_result_json(r) for r in run.results],
+        "errors": errors_json(run.input_errors),
+    }
+
+
+def parse_json(files: list[ParsedFile], errors: list[InputError]) -> dict[str, Any]:
+    """What `agenteval parse --json` prints: the steps of every trace, no judging."""
+    return {
+        "traces": [
+            {
+                "trace_id": trace.id,
+                "source": str(file.path),
+                "format": file.format,
+                "steps": [
+                    {
+                        "id": s.id,
+                        "type": s.type.value,
+                        "parents": s.parents,
+                        "tool": s.tool,
+                        "status": "ok" if s.status == "ok" and s.error is None else "error",
+                    }
+                    for s in trace.steps
+                ],
+            }
+            for file in files
+            for trace in file.traces
+        ],
+        "errors": errors_json(errors),
+    }
