@@ -94,16 +94,31 @@ def eval_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of the judge."),
     format: Optional[str] = typer.Option(None, "--format", help="Trace format, or auto to detect [default: auto]."),
     root_cause: Optional[str] = typer.Option(None, "--root-cause", help="Root-cause algorithm [default: greedy]."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the judge's API key [default: OPENAI_API_KEY]."),
+    judge_mode: Optional[str] = typer.Option(None, "--judge-mode", help="holistic (one 1-5 call per step) or checklist (narrow questions, for small local judges)."),
+    judge_all: Optional[bool] = typer.Option(None, "--judge-all", help="Ask the LLM judge even where rules proved a hard failure."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Judgments per step; the median is kept and disagreement reported."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Judge requests in flight at once [default: 8]."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per judge request [default: 60]."),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries on 429/5xx/timeouts, honouring Retry-After [default: 3]."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop judge calls once this many USD are spent; the rest are recorded as not judged."),
+    no_cache: Optional[bool] = typer.Option(None, "--no-cache", help="Do not reuse cached judgments."),
+    rubrics: Optional[Path] = typer.Option(None, "--rubrics", help="Folder of rubric YAML files overriding the bundled ones."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of the report."),
     fail_on_failures: bool = typer.Option(False, "--fail-on-failures", help="Exit 1 when any trace failed."),
 ) -> None:
     """Evaluate traces, store them as a run, and print a summary."""
-    from agenteval.evaluate import Progress, run_evaluation
+    from agenteval.evaluate import run_evaluation
     from agenteval.reports.json_report import run_json
     from agenteval.reports.terminal import render_run
 
     with user_errors():
-        settings = _settings(db=db, judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause)
+        settings = _settings(
+            db=db, judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
+            api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
+            concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
+            cache=False if no_cache else None, rubrics=rubrics,
+        )
         with _progress_bar(enabled=not as_json) as progress:
             result = run_evaluation(paths, settings, name=run, progress=progress)
     if as_json:
@@ -241,6 +256,58 @@ def formats_command() -> None:
     with user_errors():
         for name in available_formats():
             console.print(f"[bold]{name:<14}[/] {get_reader(name).description}", highlight=False)
+
+
+rubrics_app = typer.Typer(help="List, show and validate the judge's rubrics.", no_args_is_help=True)
+app.add_typer(rubrics_app, name="rubrics")
+RubricsDir = typer.Option(None, "--rubrics", help="Folder of rubric YAML files [default: the bundled ones].")
+
+
+@rubrics_app.command("list")
+def rubrics_list_command(rubrics: Optional[Path] = RubricsDir) -> None:
+    """List the rubric of each step type: version, metrics, source file."""
+    from agenteval.rubrics import load_rubrics
+
+    with user_errors():
+        rubric_set = load_rubrics(rubrics)
+    console = _out()
+    for step_type, rubric in rubric_set.rubrics.items():
+        metrics = ", ".join(m.name for m in rubric.metrics)
+        console.print(f"[bold]{step_type.value:<9}[/] v{rubric.version} ({rubric.fingerprint})  {metrics}  [dim]{rubric_set.sources.get(step_type, '')}[/]", highlight=False)
+
+
+@rubrics_app.command("show")
+def rubrics_show_command(
+    step_type: str = typer.Argument(..., help="PLAN, TOOLSEL, PARAMGEN, EXEC or SYNTH."),
+    rubrics: Optional[Path] = RubricsDir,
+) -> None:
+    """Print one step type's rubric: metrics, level descriptions, anchors and checks."""
+    import yaml
+
+    from agenteval.models import StepType
+    from agenteval.rubrics import load_rubrics
+
+    with user_errors():
+        try:
+            kind = StepType(step_type.upper())
+        except ValueError:
+            raise AgentEvalError(f"unknown step type '{step_type}' (choose from PLAN, TOOLSEL, PARAMGEN, EXEC, SYNTH)") from None
+        rubric = load_rubrics(rubrics).for_type(kind)
+    sys.stdout.write(yaml.safe_dump(rubric.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100))
+
+
+@rubrics_app.command("validate")
+def rubrics_validate_command(directory: Path = typer.Argument(..., help="Folder of rubric YAML files.")) -> None:
+    """Check a folder of rubric files; print each problem and exit 2 if there are any."""
+    from agenteval.rubrics import validate_rubric_dir
+
+    with user_errors():
+        problems = validate_rubric_dir(directory)
+    for problem in problems:
+        _print_error(problem)
+    if problems:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _out().print(f"{directory}: rubrics are valid")
 
 
 @app.command("taxonomy")

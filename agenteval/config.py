@@ -35,7 +35,7 @@ class Settings(BaseModel):
     db: Path = Field(DEFAULT_DB, description="DuckDB file.")
     format: str = Field("auto", description="Trace format, or auto to detect.")
     judge: Literal["auto", "rules", "openai"] = Field(
-        "auto", description="auto: the LLM judge when an endpoint is configured, else rules."
+        "auto", description="auto: the LLM judge when a judge model is configured, else rules."
     )
     model: str | None = Field(None, description="Judge model.")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the judge.")
@@ -69,9 +69,9 @@ class Settings(BaseModel):
 
     @property
     def uses_llm(self) -> bool:
-        """Whether the LLM judge runs (explicitly, or because an endpoint is configured)."""
+        """Whether the LLM judge runs (explicitly, or because a judge model is configured)."""
         if self.judge == "auto":
-            return bool(self.base_url or self.model)
+            return bool(self.model)
         return self.judge == "openai"
 
 

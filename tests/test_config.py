@@ -28,9 +28,11 @@ def test_pyproject_tool_table_and_thresholds(tmp_path):
     assert settings.thresholds == {StepType.PLAN: 3.5}
 
 
-def test_openai_base_url_env_selects_llm_judge(tmp_path):
+def test_llm_judge_needs_a_model_not_just_an_endpoint(tmp_path):
     settings = load_settings(directory=tmp_path, environ={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    assert settings.base_url == "http://127.0.0.1:9/v1" and settings.uses_llm
+    assert settings.base_url == "http://127.0.0.1:9/v1" and not settings.uses_llm
+    settings = load_settings(directory=tmp_path, environ={"OPENAI_BASE_URL": "http://x/v1", "AGENTEVAL_MODEL": "m"})
+    assert settings.uses_llm
 
 
 @pytest.mark.parametrize(

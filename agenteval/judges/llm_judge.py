@@ -1,0 +1,321 @@
+"""The LLM judge: a rubric prompt per step, a structured model reply, a Judgment with its cost.
+
+The model call itself (tiers, retries, structured outputs) lives in ``agenteval.judges.llm``; this
+module decides what to ask, what a valid answer is, how several samples are combined, what is cached,
+and when the cost budget stops new calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from statistics import mean, median
+from typing import Any, Protocol
+
+from agenteval.errors import AgentEvalError, ConfigError, JudgeError
+from agenteval.judges.base import JudgmentCache, StepContext
+from agenteval.judges.llm import JudgeReply, LLMClient
+from agenteval.models import Judgment, StepType, Usage
+
+# USD per 1M (input, output) tokens: list prices when this was written. Pass ``prices=`` to override.
+# Snapshots such as gpt-4o-2024-08-06 match their family by prefix.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-2024-05-13": (5.00, 15.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-4": (30.00, 60.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "o1": (15.00, 60.00),
+    "o1-mini": (1.10, 4.40),
+    "o3": (2.00, 8.00),
+    "o3-mini": (1.10, 4.40),
+    "o4-mini": (1.10, 4.40),
+}
+
+NOT_JUDGED_MAX_COST = "max_cost"
+_CODE = re.compile(r"^\s*([A-Z]\d+\.\d+)")
+
+
+class MetricLike(Protocol):
+    """What the judge needs of a rubric metric."""
+
+    name: str
+
+
+class RubricLike(Protocol):
+    """What the judge needs of a rubric (``agenteval.rubrics.Rubric`` provides it)."""
+
+    version: str
+    fingerprint: str
+    metrics: Sequence[MetricLike]
+
+
+class RubricSetLike(Protocol):
+    """Rubrics by step type (``agenteval.rubrics.RubricSet`` provides it)."""
+
+    def for_type(self, step_type: StepType) -> RubricLike:
+        """The rubric for a step type; raises RubricError when there is none."""
+        ...
+
+
+BuildMessages = Callable[..., list[dict[str, Any]]]
+
+
+def price_for(model: str, prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES) -> tuple[float, float] | None:
+    """USD per 1M (input, output) tokens for a model: exact name, else its longest listed family prefix."""
+    name = model.rsplit("/", 1)[-1].lower()  # "openai/gpt-4o" as some gateways spell it
+    if name in prices:
+        return prices[name]
+    families = [key for key in prices if name.startswith(f"{key}-")]
+    return prices[max(families, key=len)] if families else None
+
+
+def cost_usd(usage: Usage, model: str, prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES) -> float | None:
+    """What ``usage`` cost on ``model``, or None when its price is unknown (cached tokens at full price)."""
+    price = price_for(model, prices)
+    if price is None:
+        return None
+    return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1_000_000
+
+
+class CostBudget:
+    """A ceiling on judge spending (``--max-cost``): once reached, no new model call starts.
+
+    Calls already in flight finish, so the spend can pass the ceiling by at most the cost of the
+    calls running concurrently. Calls to models with unknown prices count as free.
+    """
+
+    def __init__(self, max_usd: float) -> None:
+        if max_usd < 0:
+            raise ConfigError(f"max cost must be 0 or more, got {max_usd}")
+        self.max_usd = max_usd
+        self.spent_usd = 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the ceiling is reached."""
+        return self.spent_usd >= self.max_usd
+
+    def add(self, usd: float) -> None:
+        """Record money spent."""
+        self.spent_usd += usd
+
+
+@dataclass(frozen=True)
+class _Sample:
+    reply: JudgeReply
+    scores: dict[str, int]
+    model: str
+    usage: Usage
+    cost: float | None
+    latency_s: float
+
+    @property
+    def overall(self) -> float:
+        return mean(self.scores.values())
+
+
+class LLMJudge:
+    """Judges each step with a model, against the rubric of the step's type.
+
+    Args:
+        client: The model client (tiers, concurrency, retries).
+        rubrics: Rubrics by step type.
+        build_messages: ``build_messages(rubric, ctx, taxonomy_codes=..., budget_tokens=...)`` returning
+            chat messages; defaults to ``agenteval.judges.prompt.build_messages``.
+        cache: Where judgments are cached by a key over model(s), rubric version and prompt.
+        prices: USD per 1M (input, output) tokens by model; defaults to ``DEFAULT_PRICES``.
+        samples: Judgments per step (multi-judge). Sample ``i`` starts at tier ``i`` (so N tiers give N
+            different judges); the step's metric scores are the medians over samples.
+        budget: Stops new calls once reached; later steps come back not judged.
+        taxonomy_codes: Failure codes the judge may assign, as codes or (code, slug) pairs; passed to
+            ``build_messages`` as given. Other codes in replies are dropped; None keeps any code.
+        prompt_budget_tokens: Passed to ``build_messages`` as ``budget_tokens`` when set.
+
+    Raises:
+        ConfigError: ``samples`` below 1.
+    """
+
+    def __init__(
+        self,
+        client: LLMClient,
+        rubrics: RubricSetLike,
+        *,
+        build_messages: BuildMessages | None = None,
+        cache: JudgmentCache | None = None,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        samples: int = 1,
+        budget: CostBudget | None = None,
+        taxonomy_codes: Iterable[str | tuple[str, str]] | None = None,
+        prompt_budget_tokens: int | None = None,
+    ) -> None:
+        if samples < 1:
+            raise ConfigError(f"judge samples must be at least 1, got {samples}")
+        self.client = client
+        self.rubrics = rubrics
+        self.cache = cache
+        self.prices = DEFAULT_PRICES if prices is None else prices
+        self.samples = samples
+        self.budget = budget
+        self.taxonomy_codes = tuple(taxonomy_codes) if taxonomy_codes is not None else None
+        self._known_codes = (
+            frozenset(c if isinstance(c, str) else c[0] for c in self.taxonomy_codes)
+            if self.taxonomy_codes is not None
+            else None
+        )
+        self.prompt_budget_tokens = prompt_budget_tokens
+        self.name = f"openai:{client.tiers[0].model}"
+        self._build_messages = build_messages
+
+    async def judge_step(self, ctx: StepContext) -> Judgment:
+        """Judge one step. Never raises for a per-step problem: failures come back as judge errors."""
+        step_id = ctx.step.id
+        try:
+            rubric = self.rubrics.for_type(ctx.step.type)
+            messages = self._render(rubric, ctx)
+        except AgentEvalError as exc:
+            return Judgment(step_id=step_id, judge=self.name, error=str(exc))
+        key = self.cache_key(rubric, messages)
+        if self.cache is not None:
+            hit = self.cache.cache_get(key)
+            if hit is not None:
+                # Nothing was spent this time; the original cost stays in the details.
+                details = {**hit.details, "cached_cost_usd": hit.cost_usd}
+                return hit.model_copy(update={"step_id": step_id, "cached": True, "cost_usd": 0.0, "details": details})
+        if self.budget is not None and self.budget.exhausted:
+            return self._not_judged(step_id, rubric)
+
+        names = [metric.name for metric in rubric.metrics]
+        outcomes = await asyncio.gather(*(self._sample(i, messages, names) for i in range(self.samples)))
+        done = [o for o in outcomes if isinstance(o, _Sample)]
+        errors = [o for o in outcomes if isinstance(o, str)]
+        if not done:
+            if not errors:
+                return self._not_judged(step_id, rubric)
+            error = errors[0] if self.samples == 1 else f"all {len(errors)} judge samples failed: {errors[0]}"
+            return Judgment(step_id=step_id, judge=self.name, error=error, rubric_version=rubric.version)
+        judgment = self._combine(step_id, rubric, names, done, errors)
+        if self.cache is not None and len(done) == self.samples:
+            self.cache.cache_put(key, judgment)
+        return judgment
+
+    def cache_key(self, rubric: RubricLike, messages: list[dict[str, Any]]) -> str:
+        """The cache key of a prompt: judge models, samples, rubric version and fingerprint, messages."""
+        payload = {
+            "models": [tier.model for tier in self.client.tiers],
+            "samples": self.samples,
+            "rubric_version": rubric.version,
+            "rubric_fingerprint": rubric.fingerprint,
+            "messages": messages,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    async def aclose(self) -> None:
+        """Close the model client's connections."""
+        await self.client.aclose()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _render(self, rubric: RubricLike, ctx: StepContext) -> list[dict[str, Any]]:
+        if self._build_messages is None:
+            from agenteval.judges.prompt import build_messages
+
+            self._build_messages = build_messages
+        kwargs: dict[str, Any] = {"taxonomy_codes": self.taxonomy_codes}
+        if self.prompt_budget_tokens is not None:
+            kwargs["budget_tokens"] = self.prompt_budget_tokens
+        return self._build_messages(rubric, ctx, **kwargs)
+
+    async def _sample(self, index: int, messages: list[dict[str, Any]], names: list[str]) -> _Sample | str | None:
+        """One judgment: a _Sample, an error message, or None when the budget stopped it."""
+        if self.budget is not None and self.budget.exhausted:
+            return None
+
+        def check(reply: JudgeReply) -> None:
+            scores = reply.scores()
+            missing = [name for name in names if name not in scores]
+            if missing or not scores:
+                raise ValueError(f"no score for metric(s): {', '.join(missing) or 'any'}")
+
+        try:
+            answer = await self.client.complete_json(messages, JudgeReply, validate=check, first_tier=index)
+        except JudgeError as exc:
+            return str(exc)
+        reply = answer.value
+        assert isinstance(reply, JudgeReply)
+        scores = reply.scores()
+        # Metrics the rubric does not have are ignored; a rubric without metrics takes them all.
+        scores = {name: scores[name] for name in names} if names else scores
+        cost = cost_usd(answer.usage, answer.model, self.prices)
+        if self.budget is not None:
+            self.budget.add(cost or 0.0)
+        return _Sample(reply, scores, answer.model, answer.usage, cost, answer.latency_s)
+
+    def _combine(
+        self, step_id: str, rubric: RubricLike, names: list[str], done: list[_Sample], errors: list[str]
+    ) -> Judgment:
+        metrics = names or list(done[0].scores)
+        medians = {name: float(median(s.scores[name] for s in done if name in s.scores)) for name in metrics}
+        score = round(mean(medians.values()), 4)
+        # The reason is that of the sample closest to the combined score.
+        representative = min(done, key=lambda s: abs(s.overall - score))
+        codes = Counter(code for s in done if (code := self._code(s.reply.failure_code)))
+        lead = self._code(representative.reply.failure_code)
+        models = list(dict.fromkeys(s.model for s in done))
+        model = "+".join(models)
+        usage = sum((s.usage for s in done), Usage())
+        details: dict[str, Any] = {"latency_s": round(sum(s.latency_s for s in done), 3)}
+        unpriced = sorted({s.model for s in done if s.cost is None})
+        if unpriced:
+            details["price_unknown"] = unpriced
+        if self.samples > 1:
+            overall = [round(s.overall, 4) for s in done]
+            details["samples"] = [{"model": s.model, "score": o} for s, o in zip(done, overall)]
+            details["disagreement"] = round(max(overall) - min(overall), 4)
+        if errors:
+            details["failed_samples"] = errors
+        return Judgment(
+            step_id=step_id,
+            judge=f"openai:{model}",
+            score=score,
+            metric_scores=medians,
+            reason=representative.reply.reasoning,
+            # The most frequent code; the representative sample's breaks a tie.
+            failure_code=max(codes, key=lambda c: (codes[c], c == lead)) if codes and score < 3 else None,
+            confidence=round(mean(s.reply.confidence for s in done), 4),
+            rubric_version=rubric.version,
+            model=model,
+            usage=usage,
+            cost_usd=sum(s.cost or 0.0 for s in done),
+            details=details,
+        )
+
+    def _code(self, raw: str | None) -> str | None:
+        """The taxonomy code a reply names ("E2.1", "E2.1 tool_error"), if it is a known one."""
+        match = _CODE.match(raw or "")
+        if match is None:
+            return None
+        code = match.group(1)
+        return code if self._known_codes is None or code in self._known_codes else None
+
+    def _not_judged(self, step_id: str, rubric: RubricLike) -> Judgment:
+        return Judgment(
+            step_id=step_id,
+            judge=self.name,
+            assessed=False,
+            reason="not judged: --max-cost reached",
+            rubric_version=rubric.version,
+            details={"not_judged": NOT_JUDGED_MAX_COST},
+        )

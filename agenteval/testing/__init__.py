@@ -1,0 +1,11 @@
+"""Test doubles shipped with agenteval, so its tests and yours never reach a real model.
+
+``FakeOpenAIServer`` is a scripted OpenAI-compatible HTTP server on 127.0.0.1: the real ``openai``
+client talks to it over real HTTP, so retries, timeouts and reply parsing are exercised for real.
+"""
+
+from __future__ import annotations
+
+from agenteval.testing.server import FakeOpenAIServer, Reply, judgment_content
+
+__all__ = ["FakeOpenAIServer", "Reply", "judgment_content"]
