@@ -176,7 +176,7 @@ def test_fingerprint_changes_on_a_silent_edit(tmp_path, plan_data):
 
 
 def test_validate_rubric_dir_lists_every_problem(tmp_path, plan_data):
-    assert validate_rubric_dir(tmp_path) == []
+    assert validate_rubric_dir(tmp_path) == [f"{tmp_path}: no rubric files (expected plan.yaml, toolsel.yaml, paramgen.yaml, exec.yaml, synth.yaml)"]
     write(tmp_path, "plan.yaml", plan_data)
     assert validate_rubric_dir(tmp_path) == []
 
