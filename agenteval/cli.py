@@ -142,7 +142,7 @@ def _progress_bar(*, enabled: bool) -> Iterator[Any]:
 
     def on_start(total: int) -> None:
         nonlocal task
-        if enabled and total > 1:
+        if enabled and total > 1 and err.is_terminal:
             bar.start()
             task = bar.add_task("judging", total=total)
 
@@ -158,7 +158,8 @@ def _progress_bar(*, enabled: bool) -> Iterator[Any]:
     try:
         yield Progress(on_start=on_start, on_trace=on_trace, on_error=on_error)
     finally:
-        bar.stop()
+        if task is not None:
+            bar.stop()
 
 
 @app.command("parse")
