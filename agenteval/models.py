@@ -130,7 +130,7 @@ class Trace(_Model):
     task: str = Field("", description="The task or goal given to the agent.")
     expected_outcome: str | None = Field(None, description="What a correct run should produce, if known.")
     tools: list[Tool] = Field(default_factory=list, description="The tool catalog available to the agent.")
-    steps: list[Step] = Field(description="The steps of the run.")
+    steps: list[Step] = Field(min_length=1, description="The steps of the run (at least one).")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Anything else about the run.")
 
     def tool(self, name: str | None) -> Tool | None:

@@ -1,0 +1,83 @@
+"""File loading, detection and the native reader."""
+
+import json
+
+import pytest
+
+from agenteval.errors import TraceError
+from agenteval.formats import available_formats, expand_paths, get_reader, read_file, read_paths
+
+STEP = {"id": "s1", "type": "synth", "output": "hi"}
+
+
+def write(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, ids",
+    [
+        ({"id": "a", "steps": [STEP]}, ["a"]),
+        ([{"id": "a", "steps": [STEP]}, {"id": "b", "steps": [STEP]}], ["a", "b"]),
+        ({"traces": [{"id": "a", "steps": [STEP]}]}, ["a"]),
+        (json.dumps({"id": "a", "steps": [STEP]}) + "\n\n" + json.dumps({"id": "b", "steps": [STEP]}) + "\n", ["a", "b"]),
+    ],
+)
+def test_native_containers(tmp_path, content, ids):
+    parsed = read_file(write(tmp_path, "t.json", content))
+    assert parsed.format == "native"
+    assert [t.id for t in parsed.traces] == ids
+    assert parsed.traces[0].steps[0].type.value == "SYNTH"  # type names are case-insensitive
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "file is empty"),
+        ("{\"id\": ", "invalid JSON: Expecting value (line 1, column 8)"),
+        ('{"id": "a", "steps": [{"id": "s", "type": "SYNTH"}]}\n{oops\n', "invalid JSON Lines: line 2"),
+        ({"hello": "world"}, "not a trace in any known format"),
+        ({"id": "a", "steps": [{"id": "s", "type": "DANCE"}]}, "trace 'a': steps.0.type: Input should be"),
+        ({"id": "a", "steps": [{"id": "s", "type": "SYNTH", "status": "meh"}]}, "trace 'a': steps.0.status"),
+        ({"id": "a", "steps": []}, "trace 'a': steps: List should have at least 1 item"),
+    ],
+)
+def test_bad_files_give_one_line_errors_naming_the_file(tmp_path, content, message):
+    path = write(tmp_path, "bad.json", content)
+    with pytest.raises(TraceError) as info:
+        read_file(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(TraceError, match="not a text file"):
+        read_file(path)
+
+
+def test_expand_paths_and_read_paths(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    write(tmp_path / "d", "a.json", {"id": "a", "steps": [STEP]})
+    write(tmp_path / "d" / "sub", "b.jsonl", json.dumps({"id": "b", "steps": [STEP]}))
+    write(tmp_path / "d", "notes.txt", "ignored")
+    write(tmp_path / "d", "bad.json", "{")
+    (tmp_path / "empty").mkdir()
+    files, errors = expand_paths([tmp_path / "d", tmp_path / "missing.json", tmp_path / "empty"])
+    assert [f.name for f in files] == ["a.json", "bad.json", "b.jsonl"]
+    assert [e.message for e in errors] == ["no such file or directory", "folder holds no .json/.jsonl trace files"]
+    parsed, problems = read_paths([tmp_path / "d"])
+    assert [t.id for p in parsed for t in p.traces] == ["a", "b"]
+    assert len(problems) == 1 and problems[0].source.endswith("bad.json")
+
+
+def test_registry_and_forced_format(tmp_path):
+    assert "native" in available_formats()
+    assert get_reader("native").name == "native"
+    with pytest.raises(TraceError, match="unknown format 'nope'"):
+        get_reader("nope")
+    path = write(tmp_path, "t.json", {"id": "a", "steps": [STEP]})
+    assert read_file(path, "native").traces[0].id == "a"
