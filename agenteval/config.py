@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agenteval.errors import ConfigError
+from agenteval.policy import GatePolicy
 from agenteval.models import JUDGED_TYPES, StepType
 
 DEFAULT_DB = Path(".agenteval") / "agenteval.duckdb"  # the store opens it; defined here so settings need no store
@@ -51,11 +52,12 @@ class Settings(BaseModel):
     cache: bool = Field(True, description="Reuse cached judgments.")
     rubrics: Path | None = Field(None, description="Folder of rubric YAML files overriding the bundled ones.")
     thresholds: dict[StepType, float] = Field(default_factory=dict, description="Failure threshold per step type.")
-    root_cause: str = Field("greedy", description="Root-cause attribution algorithm.")
+    root_cause: str = Field("dag", description="Root-cause attribution algorithm (dag, greedy, earliest).")
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="USD per million input/output tokens, by judge model."
     )
     secret_patterns: list[str] = Field(default_factory=list, description="Extra regexes of secrets to mask.")
+    gate: GatePolicy = Field(default_factory=GatePolicy, description="When `agenteval gate` warns or blocks.")
 
     @field_validator("thresholds")
     @classmethod
@@ -104,7 +106,7 @@ def _env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         values["base_url"] = environ["OPENAI_BASE_URL"]
     for name in Settings.model_fields:
         raw = environ.get(_ENV_PREFIX + name.upper())
-        if raw is not None and raw != "" and name not in ("fallback", "thresholds", "prices", "secret_patterns"):
+        if raw is not None and raw != "" and name not in ("fallback", "thresholds", "prices", "secret_patterns", "gate"):
             values[name] = raw
     if environ.get(_ENV_PREFIX + "SECRET_PATTERNS"):
         values["secret_patterns"] = environ[_ENV_PREFIX + "SECRET_PATTERNS"].split(os.pathsep)

@@ -17,7 +17,7 @@ from pathlib import Path
 from agenteval.config import Settings
 from agenteval.dag import StepDAG
 from agenteval.errors import AgentEvalError, ConfigError
-from agenteval.formats import expand_paths, get_reader, read_file
+from agenteval.formats import get_reader, read_paths
 from agenteval.judges.base import Judge, JudgmentCache, StepContext
 from agenteval.models import InputError, Judgment, Run, Trace, TraceResult
 from agenteval.propagation import ROOT_CAUSE_ALGORITHMS, classify, root_causes, trace_status
@@ -115,7 +115,7 @@ async def evaluate_async(
             f"root_cause: unknown algorithm '{settings.root_cause}' (choose from: {', '.join(ROOT_CAUSE_ALGORITHMS)})"
         )
     if settings.format != "auto":
-        get_reader(settings.format)  # an unknown name is a usage error, not a per-file one
+        get_reader(settings.format)  # an unknown name is a usage error, not a per-file one, and stops here
     progress = progress or Progress()
     now = datetime.now(timezone.utc)
     run_id = new_run_id(now)
@@ -130,22 +130,15 @@ async def evaluate_async(
     if sink:
         sink.start_run(run)
 
-    def record_error(error: AgentEvalError, fallback_source: str) -> None:
-        item = InputError(source=error.source or fallback_source, message=error.message)
+    def record_error(item: InputError) -> None:
         run.input_errors.append(item)
         if sink:
             sink.add_input_error(run_id, item)
         progress.on_error(item)
 
-    files, missing = expand_paths(paths)
-    for error in missing:
-        record_error(error, "")
-    parsed = []
-    for path in files:
-        try:
-            parsed.append(read_file(path, settings.format))
-        except AgentEvalError as exc:
-            record_error(exc, str(path))
+    parsed, unreadable = read_paths(paths, settings.format)
+    for item in unreadable:
+        record_error(item)
     jobs = [(p, t) for p in parsed for t in p.traces]
     progress.on_start(len(jobs))
 
@@ -157,7 +150,7 @@ async def evaluate_async(
             try:
                 result = await evaluate_trace(trace, judge, settings, source=str(file.path), format=file.format)
             except AgentEvalError as exc:
-                record_error(exc, str(file.path))
+                record_error(InputError(source=exc.source or str(file.path), message=exc.message))
                 return
         done[index] = result
         if sink:
@@ -190,8 +183,23 @@ def run_evaluation(
             try:
                 return await evaluate_async(paths, settings, judge=judge, sink=store, name=name, progress=progress)
             finally:
-                close = getattr(judge, "aclose", None)
-                if close is not None:
-                    await close()
+                await close_judge(judge)
 
     return asyncio.run(main())
+
+
+async def close_judge(judge: object) -> None:
+    """Close a judge's connections in the event loop that opened them.
+
+    A judge that wraps others without an ``aclose`` of its own (rules-first wraps the model judge as
+    ``model``) has the judges it wraps closed instead; an HTTP client left open is otherwise closed by
+    the garbage collector after its event loop is gone ("Event loop is closed" noise, leaked sockets).
+    """
+    close = getattr(judge, "aclose", None)
+    if close is not None:
+        await close()
+        return
+    for attribute in ("rules", "model"):
+        inner = getattr(judge, attribute, None)
+        if inner is not None and inner is not judge:
+            await close_judge(inner)

@@ -122,11 +122,27 @@ def greedy_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> lis
     return sorted(found.values(), key=lambda rc: dag.position(rc.step_id))
 
 
+def _earliest_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
+    """The earliest failing step in trace order (agenteval.attribution, imported on use)."""
+    from agenteval.attribution import earliest_root_causes
+
+    return earliest_root_causes(dag, verdicts)
+
+
+def _dag_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
+    """Absorption, recovery and direct-failure impact (agenteval.attribution, imported on use)."""
+    from agenteval.attribution import dag_root_causes
+
+    return dag_root_causes(dag, verdicts)
+
+
 ROOT_CAUSE_ALGORITHMS: dict[str, RootCauseAlgorithm] = {
     "greedy": greedy_root_causes,
+    "earliest": _earliest_root_causes,
+    "dag": _dag_root_causes,
 }
 
-DEFAULT_ROOT_CAUSE = "greedy"
+DEFAULT_ROOT_CAUSE = "dag"
 
 
 def root_causes(

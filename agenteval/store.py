@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agenteval.config import DEFAULT_DB
 from agenteval.errors import StoreError
 from agenteval.models import InputError, Judgment, Run, TraceResult
+from agenteval.portable import read_jsonl, run_from_records, run_records, write_jsonl
 
 # Multi-row INSERTs are chunked so one huge trace does not become one enormous statement.
 _ROWS_PER_INSERT = 256
@@ -312,6 +313,32 @@ class Store:
                 [key, judgment.model_dump_json(), _utc_now()],
             )
 
+    def export_run(self, ref: str | None, path: str | Path) -> Run:
+        """Write the run ``ref`` names to ``path``: Parquet for ``.parquet``, else JSON Lines.
+
+        Raises:
+            StoreError: no such run, or the file cannot be written.
+        """
+        run = self.load_run(ref)
+        write_run_file(run, Path(path))
+        return run
+
+    def import_run(self, path: str | Path) -> Run:
+        """Store the run exported to ``path`` (JSON Lines or Parquet) under its own id.
+
+        Raises:
+            StoreError: the file is not a run export, or a run with the same id is already stored.
+        """
+        run = read_run_file(Path(path))
+        if self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run.id]).fetchone():
+            raise StoreError(f"run {run.id} ({run.name}) is already stored in {self._source}", source=str(path))
+        self.start_run(run)
+        for result in run.results:
+            self.add_result(run.id, result)
+        for error in run.input_errors:
+            self.add_input_error(run.id, error)
+        return run
+
 
 def open_store(path: str | Path = DEFAULT_DB, *, must_exist: bool = False) -> Store:
     """Open the store at ``path``.
@@ -326,6 +353,51 @@ def open_store(path: str | Path = DEFAULT_DB, *, must_exist: bool = False) -> St
     if must_exist and not Path(path).is_file():
         raise StoreError("no such store; run `agenteval eval` first", source=str(path))
     return Store(path)
+
+
+def write_run_file(run: Run, path: Path) -> None:
+    """Export ``run`` to ``path``: Parquet (one record per row) for ``.parquet``, else JSON Lines."""
+    if path.suffix.lower() != ".parquet":
+        write_jsonl(run, path)
+        return
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("CREATE TABLE records (line BIGINT, kind VARCHAR, trace_id VARCHAR, status VARCHAR, record VARCHAR)")
+        rows = [
+            (i, "run" if i == 1 else "result", None if i == 1 else r.trace_id, None if i == 1 else r.status, text)
+            for i, (text, r) in enumerate(zip(run_records(run), [None, *run.results], strict=True), start=1)
+        ]
+        con.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+        con.execute(f"COPY records TO {_sql_string(str(path))} (FORMAT parquet)")
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot write Parquet: {_first_line(exc)}", source=str(path)) from None
+    finally:
+        con.close()
+
+
+def read_run_file(path: Path) -> Run:
+    """Read a run exported by ``write_run_file`` (JSON Lines, or Parquet for ``.parquet``).
+
+    Raises:
+        StoreError: the file is missing or is not an agenteval run export; the message names it.
+    """
+    if path.suffix.lower() != ".parquet":
+        return read_jsonl(path)
+    if not path.is_file():
+        raise StoreError("no such file", source=str(path))
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute("SELECT line, record FROM read_parquet(?) ORDER BY line", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(f"not an agenteval run export: {_first_line(exc)}", source=str(path)) from None
+    finally:
+        con.close()
+    return run_from_records(((int(n), text) for n, text in rows), str(path))
+
+
+def _sql_string(value: str) -> str:
+    # COPY ... TO takes no bound parameter for the file name.
+    return "'" + value.replace("'", "''") + "'"
 
 
 _STEP_COLUMNS = ("run_id", "trace_id", "step_id", "position", "type", "parents", "agent", "tool", "status",

@@ -1,6 +1,7 @@
 """File loading, detection and the native reader."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,14 @@ def test_registry_and_forced_format(tmp_path):
         get_reader("nope")
     path = write(tmp_path, "t.json", {"id": "a", "steps": [STEP]})
     assert read_file(path, "native").traces[0].id == "a"
+
+
+def test_otel_companion_log_file_is_joined_not_read_as_a_trace():
+    folder = Path(__file__).parent / "fixtures" / "otel"
+    alone, errors = read_paths([folder / "weather_no_content.json"])
+    joined, errors_joined = read_paths([folder / "weather_no_content.json", folder / "weather_no_content.logs.json"])
+    assert errors == errors_joined == []
+    assert len(joined) == 1  # the logs file is a companion, not a trace file
+    types = [s.type.value for s in joined[0].traces[0].steps]
+    assert types[0] == "PLAN" and len(types) == 8  # the plan text only lives in the log records
+    assert [s.type.value for s in alone[0].traces[0].steps][0] == "TOOLSEL"

@@ -112,7 +112,7 @@ def judge_all(servers, ctxs, *, models=None, tier_options=None, concurrency=4, *
 def test_valid_reply_becomes_a_judgment_with_usage_and_cost():
     with FakeOpenAIServer([scores(4, 2, usage=(1000, 200), confidence=0.7)]) as server:
         [j] = judge_all([server], contexts("The answer is 42."))
-    assert j.score == 3.0 and j.metric_scores == {"correctness": 4.0, "completeness": 2.0}
+    assert j.score == 2.0 and j.metric_scores == {"correctness": 4.0, "completeness": 2.0}  # weakest metric
     assert (j.reason, j.confidence, j.error, j.assessed) == ("scored 4/2", 0.7, None, True)
     assert (j.judge, j.model, j.rubric_version, j.step_id) == ("openai:gpt-4o-mini", "gpt-4o-mini", "1.0", "s0")
     assert j.usage == Usage(input_tokens=1000, output_tokens=200)
@@ -195,7 +195,7 @@ def test_tier_fallback_when_the_first_tier_is_down():
         down = FakeOpenAIServer().start()
         down.close()  # a port nothing listens on any more
         [j] = judge_all([down, second], contexts("x"), models=["gpt-4o", "gpt-4o-mini"], tier_options={"max_retries": 0})
-    assert j.score == 4.5 and j.model == "gpt-4o-mini" and j.judge == "openai:gpt-4o-mini"
+    assert j.score == 4.0 and j.model == "gpt-4o-mini" and j.judge == "openai:gpt-4o-mini"
 
 
 def test_multi_judge_takes_metric_medians_and_reports_disagreement():
@@ -203,9 +203,9 @@ def test_multi_judge_takes_metric_medians_and_reports_disagreement():
     with FakeOpenAIServer(replies) as server:
         [j] = judge_all([server], contexts("x"), samples=3)
     assert server.request_count == 3
-    assert j.metric_scores == {"correctness": 4.0, "completeness": 3.0} and j.score == 3.5
+    assert j.metric_scores == {"correctness": 4.0, "completeness": 3.0} and j.score == 3.0
     assert j.reason == "mid"  # the sample closest to the combined score
-    assert sorted(s["score"] for s in j.details["samples"]) == [2.0, 3.5, 5.0]
+    assert sorted(s["score"] for s in j.details["samples"]) == [2.0, 3.0, 5.0]
     assert j.details["disagreement"] == 3.0
 
 
@@ -213,7 +213,7 @@ def test_multi_judge_spreads_samples_over_tiers():
     with FakeOpenAIServer([scores(1, 1, failure_code="E2.1")]) as a, FakeOpenAIServer([scores(3, 1, failure_code="P2.1")]) as b:
         [j] = judge_all([a, b], contexts("x"), models=["gpt-4o", "gpt-4o-mini"], samples=2)
     assert (a.request_count, b.request_count) == (1, 1)
-    assert j.model == "gpt-4o+gpt-4o-mini" and j.score == 1.5 and j.details["disagreement"] == 1.0
+    assert j.model == "gpt-4o+gpt-4o-mini" and j.score == 1.0 and j.details["disagreement"] == 0
     assert j.failure_code == "E2.1"  # a tie between the samples' codes goes to the representative sample
     assert j.cost_usd > 0 and "price_unknown" not in j.details
 
@@ -225,7 +225,7 @@ def test_cache_hit_makes_no_request():
         first, second = judge_all([server], [ctx, ctx], cache=cache)
         assert server.request_count == 1 and len(cache.data) == 1
         assert not first.cached and second.cached
-        assert second.score == first.score == 2.5 and second.cost_usd == 0.0
+        assert second.score == first.score == 2.0 and second.cost_usd == 0.0
         assert second.details["cached_cost_usd"] == first.cost_usd
 
         # A different step whose prompt renders differently is a miss.

@@ -47,7 +47,7 @@ def test_render_trace_tree_marks_root_cause_and_reasons():
     out = render(render_trace, result)
     assert "ts2 TOOLSEL book_table  1.0  direct P3.1  ◀ root cause" in out
     assert "ex2 EXEC book_table  1.0  cascade E2.1" in out
-    assert "root cause ts2 (P3.1) via greedy: ts2 -> ex2 -> s1" in out
+    assert "root cause ts2 (P3.1) via dag: ts2 -> ex2 -> s1" in out
     assert "'book_table' is not in the tool catalog" in out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agenteval.errors import TraceError
-from agenteval.formats.base import FormatReader, describe_validation_error, load_document
+from agenteval.formats.base import Document, FormatReader, describe_validation_error, load_document
 from agenteval.models import InputError, Trace
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "describe_validation_error",
     "expand_paths",
     "get_reader",
+    "parse_document",
     "read_file",
     "read_paths",
 ]
@@ -31,9 +32,16 @@ __all__ = [
 #: Built-in readers, in detection order (first match wins; ``native`` is the most specific).
 BUILTIN_FORMATS: dict[str, str] = {
     "native": "agenteval.formats.native",
+    "openinference": "agenteval.formats.openinference",
+    "otel": "agenteval.formats.otel",
+    "langsmith": "agenteval.formats.langsmith",
+    "langfuse": "agenteval.formats.langfuse",
+    "openai-agents": "agenteval.formats.openai_agents",
+    "inspect": "agenteval.formats.inspect",
+    "openai-chat": "agenteval.formats.openai_chat",
 }
 
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
+TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval")
 
 
 def _entry_point_formats() -> dict[str, str]:
@@ -80,8 +88,12 @@ def read_file(path: Path, format: str = "auto") -> ParsedFile:
         TraceError: the file is missing, is not JSON / JSON Lines, matches no format, or does not
             validate; the message names the file.
     """
+    return parse_document(path, load_document(path), format)
+
+
+def parse_document(path: Path, document: Document, format: str = "auto") -> ParsedFile:
+    """Parse an already loaded file (see :func:`read_file`)."""
     source = str(path)
-    document = load_document(path)
     if format == "auto":
         reader = next(
             (r for r in map(get_reader, available_formats()) if r.detect(document)),
@@ -120,15 +132,46 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[TraceError]]:
 
 
 def read_paths(paths: Iterable[Path], format: str = "auto") -> tuple[list[ParsedFile], list[InputError]]:
-    """Read every trace file under ``paths``; files that cannot be read become InputError records."""
+    """Read every trace file under ``paths``; files that cannot be read become InputError records.
+
+    OpenTelemetry log files (``resourceLogs``) given alongside span files are companions, not traces:
+    exporters write message content there, apart from the spans, so their records are joined to the
+    spans they belong to (by trace and span id) before the span files are parsed.
+    """
     if format != "auto":
         get_reader(format)
     files, missing = expand_paths(paths)
     errors = [InputError(source=e.source or "", message=e.message) for e in missing]
-    parsed = []
+    documents: list[tuple[Path, Document]] = []
+    companions: list[Document] = []
     for path in files:
         try:
-            parsed.append(read_file(path, format))
+            document = load_document(path)
+        except TraceError as exc:
+            errors.append(InputError(source=exc.source or str(path), message=exc.message))
+            continue
+        (companions.append(document) if _is_otlp_logs(document) else documents.append((path, document)))
+    parsed = []
+    for path, document in documents:
+        try:
+            if companions and format in ("auto", "otel", "openinference"):
+                document = _join_companions(document, companions, str(path))
+            parsed.append(parse_document(path, document, format))
         except TraceError as exc:
             errors.append(InputError(source=exc.source or str(path), message=exc.message))
     return parsed, errors
+
+
+def _is_otlp_logs(document: Document) -> bool:
+    items = document.items()
+    return bool(items) and all(isinstance(i, dict) and "resourceLogs" in i and "resourceSpans" not in i for i in items[:3])
+
+
+def _join_companions(document: Document, companions: list[Document], source: str) -> Document:
+    from agenteval.formats.otlp import is_otlp, join_logs
+
+    if not is_otlp(document):
+        return document
+    for logs in companions:
+        document = join_logs(document, logs)
+    return document

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,21 +42,46 @@ class FormatReader:
     parse: Callable[[Document, str], list[Trace]]
 
 
+def _load_zip(raw: bytes, source: str) -> Document:
+    """A zip archive (e.g. an Inspect ``.eval`` log): its ``.json`` members as {member name: JSON value}."""
+    members: dict[str, Any] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            for info in archive.infolist():
+                if info.is_dir() or not info.filename.endswith(".json"):
+                    continue
+                try:
+                    members[info.filename] = json.loads(archive.read(info).decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise TraceError(f"zip member {info.filename}: invalid JSON: {exc}".splitlines()[0],
+                                     source=source) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
+        raise TraceError(f"not a readable zip archive: {exc}".splitlines()[0], source=source) from None
+    return Document(members, json_lines=False)
+
+
 def load_document(path: Path) -> Document:
     """Parse a file as JSON, or as JSON Lines when it is not a single JSON value.
+
+    A zip archive (an Inspect ``.eval`` log) becomes one object mapping each ``.json`` member's name to
+    its parsed value.
 
     Raises:
         TraceError: unreadable file, or neither JSON nor JSON Lines (names the line that failed).
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise TraceError("no such file or directory", source=source) from None
-    except UnicodeDecodeError:
-        raise TraceError("not a text file (not UTF-8)", source=source) from None
     except OSError as exc:
         raise TraceError(f"cannot read file: {exc.strerror or exc}", source=source) from None
+    if raw[:4] == b"PK\x03\x04":
+        return _load_zip(raw, source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TraceError("not a text file (not UTF-8)", source=source) from None
     if not text.strip():
         raise TraceError("file is empty", source=source)
     try:

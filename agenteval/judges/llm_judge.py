@@ -124,7 +124,9 @@ class _Sample:
 
     @property
     def overall(self) -> float:
-        return mean(self.scores.values())
+        # A step is as good as its weakest required quality: an unfaithful answer that is
+        # otherwise complete must not average its way to a pass.
+        return min(self.scores.values())
 
 
 class LLMJudge:
@@ -268,7 +270,7 @@ class LLMJudge:
     ) -> Judgment:
         metrics = names or list(done[0].scores)
         medians = {name: float(median(s.scores[name] for s in done if name in s.scores)) for name in metrics}
-        score = round(mean(medians.values()), 4)
+        score = round(min(medians.values()), 4)
         # The reason is that of the sample closest to the combined score.
         representative = min(done, key=lambda s: abs(s.overall - score))
         codes = Counter(code for s in done if (code := self._code(s.reply.failure_code)))

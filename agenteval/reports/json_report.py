@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from agenteval.compare import Comparison
 from agenteval.formats import ParsedFile
+from agenteval.gate import GateResult
 from agenteval.models import InputError, Run, TraceResult
 
 
@@ -69,4 +71,20 @@ def parse_json(files: list[ParsedFile], errors: list[InputError]) -> dict[str, A
             for trace in file.traces
         ],
         "errors": errors_json(errors),
+    }
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    """What `agenteval compare --json` prints: the whole comparison (see ``agenteval.compare.Comparison``)."""
+    return comparison.model_dump(mode="json")
+
+
+def gate_json(comparison: Comparison, result: GateResult, candidate: Run | None = None) -> dict[str, Any]:
+    """What `agenteval gate --json` prints: verdict, reasons, the candidate run's results and the comparison."""
+    return {
+        "verdict": result.verdict,
+        "failure_rate": result.failure_rate,
+        "reasons": [r.model_dump(mode="json") for r in result.reasons],
+        "candidate": run_json(candidate) if candidate is not None else None,
+        "comparison": comparison_json(comparison),
     }

@@ -1,0 +1,126 @@
+"""A comparison (and the gate's verdict) in the terminal, on one screen.
+
+Colours follow direction, not sign: red where a metric got worse beyond tolerance (a failure rate up,
+a score down), green where it got better, dim inside tolerance, yellow where the runs were judged
+differently and cannot be compared.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agenteval.compare import Comparison, MetricChange, RunInfo, TraceChange
+from agenteval.gate import GateResult
+
+STATUS_STYLE = {
+    "regression": "bold red",
+    "improvement": "green",
+    "within_tolerance": "dim",
+    "unchanged": "dim",
+    "not_comparable": "yellow",
+    "no_data": "dim",
+}
+STATUS_WORD = {
+    "regression": "worse",
+    "improvement": "better",
+    "within_tolerance": "within tolerance",
+    "unchanged": "",
+    "not_comparable": "not comparable",
+    "no_data": "",
+}
+VERDICT_STYLE = {"pass": "bold green", "warn": "bold yellow", "block": "bold white on red"}
+
+#: Traces listed per section before "... and N more"; the report stays on one screen.
+MAX_TRACES = 5
+MAX_CODES = 8
+
+
+def _value(change: MetricChange, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if change.metric == "failure_rate" else f"{value:.2f}"
+
+
+def _delta(change: MetricChange) -> Text:
+    style = STATUS_STYLE[change.status]
+    if change.delta is None:
+        return Text("-", style="dim")
+    number = f"{change.delta * 100:+.1f} pts" if change.metric == "failure_rate" else f"{change.delta:+.2f}"
+    word = STATUS_WORD[change.status]
+    return Text(f"{number} {word}".strip(), style=style)
+
+
+def _span(change: MetricChange) -> Text:
+    return Text(f"{_value(change, change.base)} → {_value(change, change.candidate)}", style=STATUS_STYLE[change.status] if change.status in ("regression", "improvement") else "")
+
+
+def _run(info: RunInfo) -> Text:
+    ident = f"{info.id}, " if info.name != info.id else ""
+    return Text.assemble((info.name, "bold cyan"), f" ({ident}{info.traces} traces, {info.judge})")
+
+
+def render_comparison(comparison: Comparison, console: Console, gate: GateResult | None = None) -> None:
+    """Print the comparison: verdict and reasons, overall rate, step types, codes that changed, traces."""
+    if gate is not None:
+        console.print(Text.assemble(("gate: ", "bold"), (f" {gate.verdict.upper()} ", VERDICT_STYLE[gate.verdict])))
+        for reason in gate.reasons:
+            style = "red" if reason.level == "block" else "yellow"
+            console.print(Text.assemble(("  " + reason.level.ljust(6), style), f"{reason.rule}: ", reason.message))
+    console.print(Text.assemble(("base ", "bold"), _run(comparison.base), ("  →  candidate ", "bold"), _run(comparison.candidate)))
+    overall = comparison.overall
+    console.print(Text.assemble(("trace failure rate ", "bold"), _span(overall), "  ", _delta(overall)))
+    for step_type, why in comparison.not_comparable.items():
+        console.print(Text(f"{step_type} not comparable: {why}", style="yellow"))
+
+    table = Table(title="By step type", title_justify="left")
+    for column in ("step type", "failure rate", "change", "mean score", "change"):
+        table.add_column(column, justify="left" if column == "step type" else "right")
+    for change in comparison.step_types:
+        table.add_row(
+            change.step_type, _span(change.failure_rate), _delta(change.failure_rate),
+            _span(change.mean_score), _delta(change.mean_score),
+        )
+    if comparison.step_types:
+        console.print(table)
+
+    moved = [c for c in comparison.codes if c.failure_rate.status != "unchanged"]
+    if moved:
+        codes = Table(title="Failure codes that changed (share of traces)", title_justify="left")
+        for column in ("code", "traces", "change", "steps"):
+            codes.add_column(column, justify="left" if column == "code" else "right")
+        for change in moved[:MAX_CODES]:
+            codes.add_row(change.code, _span(change.failure_rate), _delta(change.failure_rate),
+                          f"{change.base_count} → {change.candidate_count}")
+        console.print(codes)
+        if len(moved) > MAX_CODES:
+            console.print(Text(f"... and {len(moved) - MAX_CODES} more codes", style="dim"))
+
+    paired = comparison.paired
+    if paired is None:
+        console.print(Text("no trace ids in common: no paired statistics", style="dim"))
+        return
+    line = Text.assemble(
+        (f"{paired.pairs} paired traces: ", "bold"),
+        (f"{paired.new_failures} newly failing", "red" if paired.new_failures else "dim"), ", ",
+        (f"{paired.fixed} fixed", "green" if paired.fixed else "dim"),
+        f", McNemar p = {paired.mcnemar_p:.3g}",
+    )
+    if paired.score_delta is not None and paired.score_ci is not None:
+        line.append(f"; score change {paired.score_delta:+.2f} (95% CI {paired.score_ci[0]:+.2f} to {paired.score_ci[1]:+.2f})")
+    console.print(line)
+    _traces(console, "new failures", comparison.new_failures, "red", lambda c: ", ".join(c.candidate_root_causes) or "-")
+    _traces(console, "fixed", comparison.fixed_failures, "green", lambda c: "was " + (", ".join(c.base_root_causes) or "-"))
+    _traces(console, "root cause changed", comparison.root_cause_changes, "yellow",
+            lambda c: f"{', '.join(c.base_root_causes)} → {', '.join(c.candidate_root_causes)}")
+
+
+def _traces(console: Console, title: str, changes: list[TraceChange], style: str, describe) -> None:
+    if not changes:
+        return
+    console.print(Text(f"{title} ({len(changes)})", style=f"bold {style}"))
+    for change in changes[:MAX_TRACES]:
+        console.print(Text.assemble("  ", (change.trace_id, style), "  ", describe(change)))
+    if len(changes) > MAX_TRACES:
+        console.print(Text(f"  ... and {len(changes) - MAX_TRACES} more", style="dim"))
