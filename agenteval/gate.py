@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from agenteval.compare import Comparison, MetricChange, mcnemar_exact
-from agenteval.policy import GatePolicy, Level, Thresholds, Tolerance
+from agenteval.policy import GatePolicy, Level
 
 if TYPE_CHECKING:
     from agenteval.taxonomy import Taxonomy

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from agenteval.compare import Tolerance, bootstrap_ci, compare_runs, mcnemar_exact
+from agenteval.compare import bootstrap_ci, compare_runs, mcnemar_exact
+from agenteval.policy import Tolerance
 from agenteval.models import Judgment, RootCause, Run, Step, StepType, StepVerdict, Trace, TraceResult
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

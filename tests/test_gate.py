@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from agenteval.compare import compare_runs
 from agenteval.config import load_settings
-from agenteval.gate import GatePolicy, Thresholds, apply_gate, critical_codes
+from agenteval.gate import apply_gate, critical_codes
+from agenteval.policy import GatePolicy, Thresholds
 from agenteval.models import InputError
 from agenteval.taxonomy import load_taxonomy
 from test_compare import broken, ok, run

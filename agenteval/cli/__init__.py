@@ -1,0 +1,126 @@
+"""The `agenteval` command line: the app, error handling and shared helpers.
+
+The commands live in the modules beside this one, by job.  Each command gathers options, calls one library function, renders the
+result, and maps errors to exit codes: 0 ok, 1 failures/blocked where promised, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+from agenteval import __version__
+from agenteval.config import Settings, load_settings
+from agenteval.errors import AgentEvalError
+from agenteval.models import InputError, TraceResult
+
+app = typer.Typer(
+    name="agenteval",
+    help="Step-level evaluation of LLM agent traces: which step failed, direct or cascade, and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+schema_app = typer.Typer(help="Print JSON Schemas of agenteval's file formats.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+EXIT_FAILURES = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _out() -> Console:
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    _err().print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn user errors into a one-line message and exit code 2; Ctrl-C into 130."""
+    try:
+        yield
+    except AgentEvalError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _settings(**flags: Any) -> Settings:
+    return load_settings(flags)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"agenteval {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """agenteval: which step of an agent run failed, on its own or because of an earlier step."""
+
+
+DbOption = typer.Option(None, "--db", help="DuckDB file [default: .agenteval/agenteval.duckdb].")
+
+
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[Any]:
+    """Progress callbacks that print input errors at once and draw a bar for more than one trace."""
+    from agenteval.evaluate import Progress
+
+    err = _err()
+    bar = Bar(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    task = None
+
+    def on_start(total: int) -> None:
+        nonlocal task
+        if enabled and total > 1 and err.is_terminal:
+            bar.start()
+            task = bar.add_task("judging", total=total)
+
+    def on_trace(result: TraceResult) -> None:
+        if task is not None:
+            bar.advance(task)
+
+    def on_error(error: InputError) -> None:
+        (bar.console if task is not None else err).print(
+            f"[bold red]Error:[/] {error.source}: {error.message}", highlight=False, soft_wrap=True
+        )
+
+    try:
+        yield Progress(on_start=on_start, on_trace=on_trace, on_error=on_error)
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Registering the commands: each module adds its commands to ``app`` when imported.
+from agenteval.cli import ci_commands, data_commands, info_commands, run_commands  # noqa: E402,F401

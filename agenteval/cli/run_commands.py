@@ -1,0 +1,149 @@
+"""Commands that evaluate and show runs: eval, parse, show, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agenteval.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURES,
+    DbOption,
+    _out,
+    _print_error,
+    _print_json,
+    _progress_bar,
+    _settings,
+    app,
+    user_errors,
+)
+from agenteval.errors import AgentEvalError
+
+from agenteval.models import Run, TraceResult
+
+
+@app.command("eval")
+def eval_command(
+    paths: list[Path] = typer.Argument(..., help="Trace files or folders."),
+    run: Optional[str] = typer.Option(None, "--run", help="Name of the run [default: its id]."),
+    db: Optional[Path] = DbOption,
+    judge: Optional[str] = typer.Option(None, "--judge", help="auto, rules or openai [default: auto: openai when a judge model is configured, else rules]."),
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model name."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of the judge."),
+    format: Optional[str] = typer.Option(None, "--format", help="Trace format, or auto to detect [default: auto]."),
+    root_cause: Optional[str] = typer.Option(None, "--root-cause", help="Root-cause algorithm: dag, greedy (the paper's) or earliest [default: dag]."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the judge's API key [default: OPENAI_API_KEY]."),
+    judge_mode: Optional[str] = typer.Option(None, "--judge-mode", help="holistic (one 1-5 call per step) or checklist (narrow questions, for small local judges)."),
+    judge_all: Optional[bool] = typer.Option(None, "--judge-all", help="Ask the LLM judge even where rules proved a hard failure."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Judgments per step; the median is kept and disagreement reported."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Judge requests in flight at once [default: 8]."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per judge request [default: 60]."),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries on 429/5xx/timeouts, honouring Retry-After [default: 3]."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop judge calls once this many USD are spent; the rest are recorded as not judged."),
+    no_cache: Optional[bool] = typer.Option(None, "--no-cache", help="Do not reuse cached judgments."),
+    rubrics: Optional[Path] = typer.Option(None, "--rubrics", help="Folder of rubric YAML files overriding the bundled ones."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of the report."),
+    fail_on_failures: bool = typer.Option(False, "--fail-on-failures", help="Exit 1 when any trace failed."),
+) -> None:
+    """Evaluate traces, store them as a run, and print a summary."""
+    from agenteval.evaluate import run_evaluation
+    from agenteval.reports.json_report import run_json
+    from agenteval.reports.terminal import render_run
+
+    with user_errors():
+        settings = _settings(
+            db=db, judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
+            api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
+            concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
+            cache=False if no_cache else None, rubrics=rubrics,
+        )
+        with _progress_bar(enabled=not as_json) as progress:
+            result = run_evaluation(paths, settings, name=run, progress=progress)
+    if as_json:
+        _print_json(run_json(result))
+    else:
+        render_run(result, _out())
+    if result.input_errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if fail_on_failures and any(not r.passed for r in result.results):
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("parse")
+def parse_command(
+    paths: list[Path] = typer.Argument(..., help="Trace files or folders."),
+    format: str = typer.Option("auto", "--format", help="Trace format, or auto to detect."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Read traces into step DAGs without judging them; show their steps and edges."""
+    from agenteval.formats import read_paths
+    from agenteval.reports.json_report import parse_json
+
+    with user_errors():
+        files, errors = read_paths(paths, format)
+    for error in errors:
+        _print_error(f"{error.source}: {error.message}")
+    if as_json:
+        _print_json(parse_json(files, errors))
+    else:
+        console = _out()
+        for file in files:
+            for trace in file.traces:
+                console.print(f"[bold]{trace.id}[/] ({file.format}, {file.path}): {len(trace.steps)} steps")
+                for step in trace.steps:
+                    parents = ", ".join(step.parents) or "-"
+                    console.print(f"  {step.id:<24} {step.type.value:<9} {step.tool or '':<20} <- {parents}", highlight=False, soft_wrap=True)
+    if errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("show")
+def show_command(
+    run: Optional[str] = typer.Argument(None, help="Run id, name or 'latest' [default: latest]."),
+    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace as a tree of its DAG."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show a stored run's summary, or one trace's DAG with verdicts and the root-cause chain."""
+    from agenteval.reports.json_report import run_json, trace_result_json
+    from agenteval.reports.terminal import render_run, render_trace
+    from agenteval.store import open_store
+
+    with user_errors():
+        settings = _settings(db=db)
+        with open_store(settings.db, must_exist=True) as store:
+            stored = store.load_run(run)
+        result = _find_trace(stored, trace) if trace else None
+    if result is not None:
+        _print_json(trace_result_json(result)) if as_json else render_trace(result, _out())
+    else:
+        _print_json(run_json(stored)) if as_json else render_run(stored, _out())
+
+
+def _find_trace(run: Run, trace_id: str) -> TraceResult:
+    for result in run.results:
+        if result.trace_id == trace_id:
+            return result
+    known = ", ".join(r.trace_id for r in run.results[:10])
+    raise AgentEvalError(f"run {run.name} has no trace '{trace_id}' (traces: {known})")
+
+
+@app.command("runs")
+def runs_command(
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """List stored runs, newest first."""
+    from agenteval.reports.terminal import render_runs
+    from agenteval.store import open_store
+
+    with user_errors():
+        settings = _settings(db=db)
+        with open_store(settings.db, must_exist=True) as store:
+            runs = store.list_runs()
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in runs])
+    else:
+        render_runs(runs, _out())
