@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 
 from agenteval.dag import StepDAG
 from agenteval.models import RootCause, StepType, StepVerdict
-from agenteval.propagation import _root_cause
+from agenteval.propagation import _root_cause, recovered_failures
 
 #: Step types whose output an agent reasons about; a failure of theirs can absorb an EXEC failure.
 REASONING_TYPES = frozenset({StepType.PLAN, StepType.TOOLSEL, StepType.PARAMGEN, StepType.SYNTH})
@@ -72,33 +72,6 @@ def absorbed_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set[
         and not dag.step(sid).failed_in_trace
         and reasoning.intersection(dag.descendants(sid))
     }
-
-
-def recovered_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set[str]:
-    """Failing EXEC steps with a recorded error that a clean, passing retry of the same tool
-    followed (observation 2)."""
-    failed = _failed(verdicts)
-    recovered = set()
-    for sid in failed:
-        step = dag.step(sid)
-        if step.type is not StepType.EXEC or not step.failed_in_trace:
-            continue
-        downstream = dag.descendants(sid)
-        for retry in downstream:
-            other = dag.step(retry)
-            verdict = verdicts.get(retry)
-            if (
-                other.type is not StepType.EXEC
-                or other.tool != step.tool
-                or verdict is None
-                or verdict.verdict != "pass"
-            ):
-                continue
-            between = set(downstream).intersection(dag.ancestors(retry))
-            if not between.intersection(failed):
-                recovered.add(sid)
-                break
-    return recovered
 
 
 def _direct(dag: StepDAG, candidates: Iterable[str]) -> list[str]:

@@ -173,6 +173,7 @@ class StepVerdict(_Model):
     failure_code: str | None = Field(None, description="Taxonomy code when failing.")
     reason: str = Field("", description="Judge's reason.")
     upstream_failures: list[str] = Field(default_factory=list, description="Failing ancestors (for cascades).")
+    recovered: bool = Field(False, description="A failed tool call the agent retried successfully; does not fail the trace.")
     judgment: Judgment | None = Field(None, description="The judgment behind the verdict.")
 
     @property

@@ -32,7 +32,9 @@ def classify(
 
     Steps that are not agent work, have no judgment, or were not assessed are ``skipped``; a
     judgment carrying an error is ``judge_error`` (never a pass); the rest pass or fail on the
-    threshold, and failures are split into direct and cascade by their failing ancestors.
+    threshold, and failures are split into direct and cascade by their failing ancestors. A failed
+    tool call the agent recovered from (see :func:`recovered_failures`) keeps its verdict and is
+    marked ``recovered``.
     """
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     verdicts: dict[str, StepVerdict] = {}
@@ -61,12 +63,42 @@ def classify(
             )
         else:
             verdicts[step.id] = StepVerdict(verdict="pass", **base)
+    for step_id in recovered_failures(dag, verdicts):
+        verdicts[step_id] = verdicts[step_id].model_copy(update={"recovered": True})
     return [verdicts[s.id] for s in dag.trace.steps]
 
 
+def recovered_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set[str]:
+    """Failing EXEC steps with a recorded error that a passing retry of the same tool followed, with
+    only passing steps in between: the agent recovered, so the failure did not decide the outcome."""
+    failed = {sid for sid, v in verdicts.items() if v.failed}
+    recovered = set()
+    for sid in failed:
+        step = dag.step(sid)
+        if step.type is not StepType.EXEC or not step.failed_in_trace:
+            continue
+        downstream = dag.descendants(sid)
+        for retry in downstream:
+            other = dag.step(retry)
+            verdict = verdicts.get(retry)
+            if (
+                other.type is not StepType.EXEC
+                or other.tool != step.tool
+                or verdict is None
+                or verdict.verdict != "pass"
+            ):
+                continue
+            between = set(downstream).intersection(dag.ancestors(retry))
+            if not between.intersection(failed):
+                recovered.add(sid)
+                break
+    return recovered
+
+
 def trace_status(verdicts: list[StepVerdict]) -> TraceStatus:
-    """failed if any step failed; incomplete if a step could not be judged; else passed."""
-    if any(v.failed for v in verdicts):
+    """failed if a step failed and the agent did not recover from it; incomplete if a step could not
+    be judged; else passed (recovered failures stay visible on their steps)."""
+    if any(v.failed and not v.recovered for v in verdicts):
         return "failed"
     if any(v.verdict == "judge_error" for v in verdicts):
         return "incomplete"
@@ -154,6 +186,6 @@ def root_causes(
         KeyError: unknown algorithm name (callers validate names from config first).
     """
     by_id = {v.step_id: v for v in verdicts}
-    if not any(v.failed for v in verdicts):
+    if trace_status(verdicts) != "failed":
         return []
     return ROOT_CAUSE_ALGORITHMS[algorithm](dag, by_id)

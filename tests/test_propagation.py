@@ -115,3 +115,20 @@ def test_independent_failures_each_get_a_root_cause():
     by_id = {v.step_id: v for v in verdicts}
     assert sorted(failing_sinks(dag, by_id)) == ["sx", "y"]
     assert [rc.step_id for rc in greedy_root_causes(dag, by_id)] == ["x", "y"]
+
+
+def test_a_tool_failure_the_agent_recovered_from_does_not_fail_the_trace():
+    steps = (
+        ("sel", "TOOLSEL", []),
+        ("run1", "EXEC", ["sel"], {"tool": "w", "status": "timeout"}),
+        ("sel2", "TOOLSEL", ["run1"]),
+        ("run2", "EXEC", ["sel2"], {"tool": "w"}),
+        ("answer", "SYNTH", ["run2"]),
+    )
+    dag, verdicts = verdicts_of(steps, {"sel": 4, "run1": 1, "sel2": 4, "run2": 5, "answer": 4})
+    run1 = verdicts[1]
+    assert run1.verdict == "direct" and run1.recovered
+    assert trace_status(verdicts) == "passed" and root_causes(dag, verdicts) == []
+    # the same failure without a successful retry fails the trace
+    dag, verdicts = verdicts_of(steps, {"sel": 4, "run1": 1, "sel2": 4, "run2": 1, "answer": 4})
+    assert not verdicts[1].recovered and trace_status(verdicts) == "failed"

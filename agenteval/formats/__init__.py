@@ -33,9 +33,9 @@ __all__ = [
 BUILTIN_FORMATS: dict[str, str] = {
     "native": "agenteval.formats.native",
     "openinference": "agenteval.formats.openinference",
+    "langfuse": "agenteval.formats.langfuse",
     "otel": "agenteval.formats.otel",
     "langsmith": "agenteval.formats.langsmith",
-    "langfuse": "agenteval.formats.langfuse",
     "openai-agents": "agenteval.formats.openai_agents",
     "inspect": "agenteval.formats.inspect",
     "openai-chat": "agenteval.formats.openai_chat",

@@ -51,9 +51,11 @@ def _log(document: Document) -> dict[str, Any] | None:
     data = document.data
     if document.json_lines or not isinstance(data, dict):
         return None
-    if isinstance(data.get("header.json"), dict):
+    # A log still being written has no header.json yet; its journal's start.json holds the eval.
+    header = next((data[k] for k in ("header.json", "_journal/start.json") if isinstance(data.get(k), dict)), None)
+    if header is not None:
         samples = [data[k] for k in sorted(data, key=_natural) if k.startswith("samples/") and k.endswith(".json")]
-        data = {**data["header.json"], "samples": samples}
+        data = {**header, "samples": samples}
     if isinstance(data.get("eval"), dict) and any(k in data for k in ("samples", "version", "results", "plan")):
         return data
     return None

@@ -182,7 +182,8 @@ def message(raw: Any, default_role: str = "user") -> Msg:
     meta = fields.get("response_metadata") if isinstance(fields.get("response_metadata"), dict) else {}
     finish = meta.get("finish_reason", fields.get("finish_reason"))
     return Msg(role=role, text=text, reasoning=reasoning, tool_calls=_calls(fields),
-               tool_call_id=ident(fields.get("tool_call_id")), finish_reason=finish if isinstance(finish, str) else None)
+               tool_call_id=ident(fields.get("tool_call_id")),
+               finish_reason=finish if isinstance(finish, str) else None)
 
 
 def messages(value: Any, where: str) -> list[Msg]:

@@ -2,7 +2,8 @@
 
 File shapes: a trace export (``GET /api/public/traces/{id}``: the trace with ``observations`` and
 ``htmlPath``), a list or JSON Lines of such traces, an observations page (``{"data": [...], "meta": ...}``),
-or a list / JSON Lines of observations (grouped by ``traceId``). camelCase and snake_case keys both read.
+a list / JSON Lines of observations (grouped by ``traceId``), or the OTLP/JSON the v3+ SDKs send (spans
+with ``langfuse.observation.*`` attributes). camelCase and snake_case keys both read.
 TOOL observations carry no call id, so executions bind to calls by name and order (D2). Trace-level
 totals (``totalCost``, ``latency``) and usage on AGENT/CHAIN/SPAN observations are never counted.
 """
@@ -13,16 +14,41 @@ from typing import Any
 
 from agenteval.errors import TraceError
 from agenteval.formats.base import Document, FormatReader
-from agenteval.formats.langchain import error_info, fields_of, ident, message, output_message, parse_tool_input, usage_from
+from agenteval.formats.langchain import (
+    error_info,
+    fields_of,
+    ident,
+    message,
+    output_message,
+    parse_tool_input,
+    usage_from,
+)
 from agenteval.formats.otel import json_text, tool_catalog
-from agenteval.formats.otlp import as_dict, as_list, get
-from agenteval.formats.spans import Msg, RawSpan, decode_json, looks_like_plan, ns_from_iso, spans_to_trace
+from agenteval.formats.otlp import (
+    SpanRecord,
+    as_dict,
+    as_list,
+    get,
+    group_by_trace,
+    is_otlp,
+    raw_spans,
+    records,
+)
+from agenteval.formats.spans import (
+    Msg,
+    RawSpan,
+    decode_json,
+    looks_like_plan,
+    ns_from_iso,
+    spans_to_trace,
+)
 from agenteval.models import ErrorInfo, Tool, Trace
 
 __all__ = ["READER", "detect", "parse"]
 
 TYPES = ("SPAN", "GENERATION", "EVENT", "TOOL", "AGENT", "CHAIN", "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL")
 _KINDS = {"GENERATION": "llm", "TOOL": "tool", "AGENT": "agent", "CHAIN": "chain", "SPAN": "chain"}
+_OTEL = "langfuse.observation."
 _KEEP = ("type", "level", "statusMessage", "version", "promptName", "promptVersion", "modelParameters",
          "calculatedTotalCost", "latency")
 
@@ -49,14 +75,47 @@ def _items(document: Document) -> list[Any]:
     return found
 
 
+def _is_langfuse_span(span: dict[str, Any]) -> bool:
+    attrs = span.get("attributes")
+    if isinstance(attrs, list):
+        return any(isinstance(a, dict) and a.get("key") == f"{_OTEL}type" for a in attrs)
+    return isinstance(attrs, dict) and f"{_OTEL}type" in attrs
+
+
 def detect(document: Document) -> bool:
-    """Trace exports with ``observations`` (+ ``htmlPath``), or observations with ``parentObservationId``."""
+    """Trace exports with ``observations`` (+ ``htmlPath``), observations with ``parentObservationId``, or
+    OTLP/JSON holding spans of the Langfuse SDK (``langfuse.observation.type``)."""
+    if is_otlp(document):
+        return any(_is_langfuse_span(span) for span in raw_spans(document))
     items = _items(document)
     return bool(items) and all(_is_trace(i) or _is_observation(i) for i in items)
 
 
+def _from_span(rec: SpanRecord) -> dict[str, Any]:
+    """An OTLP span of the Langfuse SDK as an observation (times already in ns under ``_ns``)."""
+    attrs = rec.attributes
+    prefix = f"{_OTEL}metadata."
+    metadata = {k[len(prefix):]: v for k, v in attrs.items() if k.startswith(prefix)}
+    # other attributes (e.g. gen_ai.tool.call.id from another instrumentation) are searched for call ids
+    skip = ("langfuse.", "gen_ai.prompt", "gen_ai.completion")
+    metadata.update({k: v for k, v in attrs.items() if not k.startswith(skip)})
+    level = attrs.get(f"{_OTEL}level") or ("ERROR" if rec.error else None)
+    return {
+        "id": rec.span_id, "traceId": rec.trace_id, "parentObservationId": rec.parent_id, "name": rec.name,
+        "type": attrs.get(f"{_OTEL}type") or "span", "input": attrs.get(f"{_OTEL}input"),
+        "output": attrs.get(f"{_OTEL}output"), "level": level,
+        "statusMessage": attrs.get(f"{_OTEL}status_message") or rec.status_message or None,
+        "model": attrs.get(f"{_OTEL}model.name"), "modelParameters": decode_json(attrs.get(f"{_OTEL}model.parameters")),
+        "usageDetails": decode_json(attrs.get(f"{_OTEL}usage_details")), "metadata": metadata,
+        "_ns": (rec.start_ns, rec.end_ns),
+    }
+
+
 def _groups(document: Document) -> list[tuple[str, dict[str, Any], list[Any]]]:
     """(trace id, trace record or {}, observations) per trace, in file order."""
+    if is_otlp(document):
+        spans = group_by_trace(records(document))
+        return [(tid, _otlp_trace(recs), [_from_span(r) for r in recs]) for tid, recs in spans.items()]
     groups: dict[str, tuple[dict[str, Any], list[Any]]] = {}
     loose: list[Any] = []
     for n, item in enumerate(_items(document)):
@@ -77,6 +136,11 @@ def _groups(document: Document) -> list[tuple[str, dict[str, Any], list[Any]]]:
         trace_id = ident(get(obs, "traceId")) or ""
         groups.setdefault(trace_id, ({}, []))[1].append(obs)
     return [(tid, record, observations) for tid, (record, observations) in groups.items()]
+
+
+def _otlp_trace(recs: list[SpanRecord]) -> dict[str, Any]:
+    task = next((r.attributes["langfuse.trace.input"] for r in recs if "langfuse.trace.input" in r.attributes), None)
+    return {"input": decode_json(task)} if task is not None else {}
 
 
 def _error(obs: dict[str, Any]) -> ErrorInfo | None:
@@ -128,14 +192,15 @@ def _call_id(metadata: Any) -> str | None:
     return next((_call_id(v) for v in metadata.values() if isinstance(v, dict) and _call_id(v)), None)
 
 
-def _tool_input(value: Any) -> Any:
-    value = decode_json(value)
-    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:  # the @observe default
-        args, kwargs = value.get("args"), value.get("kwargs")
+def _tool_input(value: Any) -> tuple[Any, str | None, str | None]:
+    """Tool arguments as (parsed, raw string, call id); the ``@observe`` default ``{"args", "kwargs"}`` unwrapped."""
+    parsed = decode_json(value)
+    if isinstance(parsed, dict) and parsed and set(parsed) <= {"args", "kwargs"}:
+        args, kwargs = parsed.get("args"), parsed.get("kwargs")
         if kwargs:
-            return kwargs
-        return args[0] if isinstance(args, list) and len(args) == 1 else args
-    return value
+            return parse_tool_input(kwargs)
+        return parse_tool_input(args[0] if isinstance(args, list) and len(args) == 1 else args)
+    return parse_tool_input(value)
 
 
 def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]]:
@@ -146,11 +211,12 @@ def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]
     error = _error(obs)
     kind_raw = get(obs, "type")
     metadata = decode_json(obs.get("metadata"))
+    ns = obs.get("_ns") if isinstance(obs.get("_ns"), tuple) else None  # set by _from_span, never by JSON
     span = RawSpan(
         id=obs_id, kind=kind, parent=ident(get(obs, "parentObservationId")),
         name=str(obs.get("name") or ""), kind_raw=str(kind_raw) if kind_raw else None,
-        start_ns=ns_from_iso(get(obs, "startTime"), f"{where}: startTime"),
-        end_ns=ns_from_iso(get(obs, "endTime"), f"{where}: endTime"), seq=seq,
+        start_ns=ns[0] if ns else ns_from_iso(get(obs, "startTime"), f"{where}: startTime"),
+        end_ns=ns[1] if ns else ns_from_iso(get(obs, "endTime"), f"{where}: endTime"), seq=seq,
         status="error" if error else "ok", error=error,
         attributes={**{k: get(obs, k) for k in _KEEP if get(obs, k) is not None},
                     **({"metadata": metadata} if metadata else {})},
@@ -169,7 +235,7 @@ def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]
     elif kind == "tool":
         span.tool_name = span.name or None
         span.tool_type = "retrieval" if str(kind_raw).upper() == "RETRIEVER" else None
-        span.tool_args, span.tool_args_raw, call_id = parse_tool_input(_tool_input(obs.get("input")))
+        span.tool_args, span.tool_args_raw, call_id = _tool_input(obs.get("input"))
         output = decode_json(obs.get("output"))
         if isinstance(output, dict) and ("lc" in output or output.get("role") == "tool" or "tool_call_id" in output):
             answer = message(output, "tool")  # a LangChain ToolMessage
@@ -195,7 +261,7 @@ def _kinds(observations: list[dict[str, Any]]) -> dict[int, str]:
     for n, obs in enumerate(observations):
         raw = str(get(obs, "type") or "SPAN").upper()
         kind = _KINDS.get(raw, "aux" if raw in TYPES else "chain")
-        if raw == "SPAN" and obs.get("name") in called:
+        if raw == "SPAN" and isinstance(obs.get("name"), str) and obs["name"] in called:
             kind = "tool"
         if raw == "RETRIEVER":  # S2: an agent action only directly under an agent
             kind = "tool" if types.get(ident(get(obs, "parentObservationId"))) == "AGENT" else "aux"

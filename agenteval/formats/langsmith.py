@@ -28,7 +28,13 @@ from agenteval.formats.langchain import (
 )
 from agenteval.formats.otel import json_text, tool_catalog
 from agenteval.formats.otlp import as_dict, as_list
-from agenteval.formats.spans import RawSpan, decode_json, looks_like_plan, ns_from_iso, spans_to_trace
+from agenteval.formats.spans import (
+    RawSpan,
+    decode_json,
+    looks_like_plan,
+    ns_from_iso,
+    spans_to_trace,
+)
 from agenteval.models import ErrorInfo, Tool, Trace
 
 __all__ = ["READER", "detect", "parse", "parse_dotted_order"]

@@ -36,21 +36,25 @@ _CONTENT_KEYS = (
 )
 
 
-def _is_openinference(span: dict[str, Any]) -> bool:
+#: Span attributes that mark another convention's spans, read by its own reader.
+OTHER_CONVENTIONS = ("openinference.span.kind", "langfuse.observation.type")
+
+
+def _other_convention(span: dict[str, Any], keys: tuple[str, ...] = OTHER_CONVENTIONS) -> bool:
     attrs = span.get("attributes")
     if isinstance(attrs, list):
-        return any(isinstance(a, dict) and a.get("key") == "openinference.span.kind" for a in attrs)
-    return isinstance(attrs, dict) and "openinference.span.kind" in attrs
+        return any(isinstance(a, dict) and a.get("key") in keys for a in attrs)
+    return isinstance(attrs, dict) and any(k in attrs for k in keys)
 
 
 def has_openinference_spans(document: Document) -> bool:
     """Whether any span of an OTLP document carries ``openinference.span.kind``."""
-    return any(_is_openinference(span) for span in raw_spans(document))
+    return any(_other_convention(span, ("openinference.span.kind",)) for span in raw_spans(document))
 
 
 def detect(document: Document) -> bool:
-    """OTLP/JSON traces (``resourceSpans``) whose spans are not OpenInference spans."""
-    return is_otlp(document) and not has_openinference_spans(document)
+    """OTLP/JSON traces (``resourceSpans``) whose spans follow neither OpenInference nor Langfuse."""
+    return is_otlp(document) and not any(_other_convention(span) for span in raw_spans(document))
 
 
 def _text(content: Any) -> str:
