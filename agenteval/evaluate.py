@@ -18,7 +18,7 @@ from agenteval.config import Settings
 from agenteval.dag import StepDAG
 from agenteval.errors import AgentEvalError, ConfigError
 from agenteval.formats import get_reader, read_paths
-from agenteval.judges.base import Judge, JudgmentCache, StepContext
+from agenteval.judges.base import Judge, StepContext
 from agenteval.models import InputError, Judgment, Run, Trace, TraceResult
 from agenteval.propagation import ROOT_CAUSE_ALGORITHMS, classify, root_causes, trace_status
 from agenteval.secrets import mask_trace
@@ -189,17 +189,8 @@ def run_evaluation(
 
 
 async def close_judge(judge: object) -> None:
-    """Close a judge's connections in the event loop that opened them.
-
-    A judge that wraps others without an ``aclose`` of its own (rules-first wraps the model judge as
-    ``model``) has the judges it wraps closed instead; an HTTP client left open is otherwise closed by
-    the garbage collector after its event loop is gone ("Event loop is closed" noise, leaked sockets).
-    """
+    """Close a judge's connections in the event loop that opened them (an HTTP client left open is
+    otherwise closed by the garbage collector after its loop is gone: leaked sockets, loop errors)."""
     close = getattr(judge, "aclose", None)
     if close is not None:
         await close()
-        return
-    for attribute in ("rules", "model"):
-        inner = getattr(judge, attribute, None)
-        if inner is not None and inner is not judge:
-            await close_judge(inner)

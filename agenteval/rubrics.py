@@ -296,7 +296,7 @@ def _load_file(path: Path, step_type: StepType) -> Rubric:
 def _read_file(path: Path, step_type: StepType) -> tuple[Rubric | None, list[str]]:
     """Read and validate one rubric file: the rubric, or None and every problem found."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         return None, [f"cannot read: {exc.strerror or exc}"]
     except yaml.YAMLError as exc:

@@ -244,7 +244,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     except OSError as e:
         raise TaxonomyError(f"cannot read: {e.strerror or e}", source=source) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise TaxonomyError(_yaml_problem(e), source=source) from None
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, SchemaError, ValidationError, validators
@@ -46,22 +47,29 @@ def schema_violations(arguments: Any, schema: dict[str, Any]) -> list[str]:
     Raises:
         InvalidSchemaError: ``schema`` itself is not a valid JSON Schema.
     """
-    cls = validators.validator_for(schema, default=Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        raise InvalidSchemaError(exc.message) from None
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    validator = _validator(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(arguments), key=_error_order)
     phrases: dict[str, None] = {}  # an ordered set: several errors can say the same thing
     for error in errors:
-        if _is_root_additional(error, schema):
+        if _is_root_additional(error, validator.schema):
             continue  # reported below, once per name
         for phrase in _phrases(error):
             phrases[phrase] = None
     for name in undeclared_parameters(arguments, schema):
         phrases[f"unknown parameter '{name}'"] = None
     return list(phrases)
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_text: str) -> Any:
+    """A validator for a schema (given as JSON text, the cache key), checked once: tools repeat."""
+    schema = json.loads(schema_text)
+    cls = validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidSchemaError(exc.message) from None
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def summarise(violations: list[str]) -> str:

@@ -25,7 +25,7 @@ from agenteval.errors import AgentEvalError, JudgeError
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
 from agenteval.judges._numbers import texts_in
 from agenteval.judges.base import JudgmentCache, StepContext
-from agenteval.judges.llm import JsonReply, LLMClient
+from agenteval.judges.llm import CallNotStarted, JsonReply, LLMClient
 from agenteval.judges.llm_judge import DEFAULT_PRICES, NOT_JUDGED_MAX_COST, CostBudget, cost_usd
 from agenteval.judges.prompt import build_check_messages, check_choices
 from agenteval.models import Judgment, Step, StepType, Usage
@@ -250,7 +250,11 @@ class ChecklistJudge:
         else:
             schema = choice_model(item.choices)
         try:
-            reply = await self.client.complete_json(item.messages, schema)
+            reply = await self.client.complete_json(
+                item.messages, schema, proceed=lambda: self.budget is None or not self.budget.exhausted
+            )
+        except CallNotStarted:
+            return _Asked(stopped=True)
         except JudgeError as exc:
             return _Asked(error=str(exc))
         cost = cost_usd(reply.usage, reply.model, self.prices)

@@ -30,3 +30,10 @@ class RulesFirstJudge:
             # --judge-all asked the model too, but a proven hard failure is never overturned.
             return ruled.model_copy(update={"details": {**ruled.details, "model_judgment": judged.model_dump()}})
         return judged.model_copy(update={"details": {**judged.details, "rules": {"score": ruled.score, "reason": ruled.reason}}})
+
+    async def aclose(self) -> None:
+        """Close the judges it wraps (the model judge holds HTTP connections)."""
+        for judge in (self.rules, self.model):
+            close = getattr(judge, "aclose", None)
+            if close is not None:
+                await close()

@@ -102,6 +102,10 @@ class _TierFailed(Exception):
     """A tier could not produce a valid reply; the message is a short reason."""
 
 
+class CallNotStarted(JudgeError):
+    """``complete_json`` sent no request because its ``proceed`` check said no (e.g. a cost ceiling)."""
+
+
 class LLMClient:
     """Structured chat completions over one or more tiers, with bounded concurrency.
 
@@ -139,6 +143,7 @@ class LLMClient:
         *,
         validate: Callable[[T], None] | None = None,
         first_tier: int = 0,
+        proceed: Callable[[], bool] | None = None,
     ) -> JsonReply:
         """Ask for a reply matching ``schema_model``, at temperature 0.
 
@@ -150,19 +155,23 @@ class LLMClient:
             schema_model: The pydantic model the reply must validate against.
             validate: Extra check on the parsed reply; raises ``ValueError`` when it is invalid.
             first_tier: Index of the tier to try first (multi-judge spreads samples over tiers).
+            proceed: Asked once a request slot is free, just before each request is sent; False
+                sends nothing more. Asking here, not before queueing for a slot, is what lets a cost
+                ceiling stop the calls that were already waiting.
 
         Returns:
             The parsed reply, the tokens used by the tier that answered, its model and the seconds
             spent waiting on HTTP.
 
         Raises:
+            CallNotStarted: ``proceed`` returned False.
             JudgeError: Every tier failed; the one-line message lists each tier and why.
         """
         order = [(first_tier + k) % len(self.tiers) for k in range(len(self.tiers))]
         failures = []
         for index in order:
             try:
-                return await self._complete_on(index, messages, schema_model, validate)
+                return await self._complete_on(index, messages, schema_model, validate, proceed)
             except _TierFailed as failed:
                 log.info("judge tier %s failed: %s", self.tiers[index].label, failed)
                 failures.append(f"{self.tiers[index].label} ({failed})")
@@ -197,6 +206,7 @@ class LLMClient:
         messages: list[dict[str, Any]],
         schema_model: type[T],
         validate: Callable[[T], None] | None,
+        proceed: Callable[[], bool] | None = None,
     ) -> JsonReply:
         tier = self.tiers[index]
         client = self._client(index)
@@ -208,6 +218,8 @@ class LLMClient:
             mode = MODES[mode_index]
             try:
                 async with self._semaphore:
+                    if proceed is not None and not proceed():
+                        raise CallNotStarted("no request sent: stopped by the caller")
                     started = time.perf_counter()
                     try:
                         # The client's raw-body request (same retries, errors and parsing as

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from agenteval.errors import AgentEvalError, ConfigError, JudgeError
 from agenteval.judges.base import JudgmentCache, StepContext
-from agenteval.judges.llm import JudgeReply, LLMClient
+from agenteval.judges.llm import CallNotStarted, JudgeReply, LLMClient
 from agenteval.models import Judgment, StepType, Usage
 
 # USD per 1M (input, output) tokens: list prices when this was written. Pass ``prices=`` to override.
@@ -252,7 +252,11 @@ class LLMJudge:
                 raise ValueError(f"no score for metric(s): {', '.join(missing) or 'any'}")
 
         try:
-            answer = await self.client.complete_json(messages, JudgeReply, validate=check, first_tier=index)
+            answer = await self.client.complete_json(
+                messages, JudgeReply, validate=check, first_tier=index, proceed=self._within_budget
+            )
+        except CallNotStarted:
+            return None
         except JudgeError as exc:
             return str(exc)
         reply = answer.value
@@ -311,6 +315,10 @@ class LLMJudge:
             return None
         code = match.group(1)
         return code if self._known_codes is None or code in self._known_codes else None
+
+    def _within_budget(self) -> bool:
+        """Whether a new model call may start (checked when a request slot is free)."""
+        return self.budget is None or not self.budget.exhausted
 
     def _not_judged(self, step_id: str, rubric: RubricLike) -> Judgment:
         return Judgment(
