@@ -60,14 +60,34 @@ def git_commit(directory: Path | None = None) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-async def judge_trace(trace: Trace, dag: StepDAG, judge: Judge) -> dict[str, Judgment]:
-    """Judge every agent step of a trace concurrently; non-agent steps are not sent to the judge."""
-    steps = [s for s in trace.steps if s.type.judged]
-    judgments = await asyncio.gather(*(judge.judge_step(StepContext(trace, dag, s)) for s in steps))
+async def judge_trace(
+    trace: Trace, dag: StepDAG, judge: Judge, steps_in_flight: asyncio.Semaphore | None = None
+) -> dict[str, Judgment]:
+    """Judge every agent step of a trace concurrently; non-agent steps are not sent to the judge.
+
+    ``steps_in_flight`` bounds the steps being judged at once across traces, so each step's local
+    work (rules, prompt building) happens just before its request instead of all of it up front,
+    which would hold back the first requests.
+    """
+    slots = steps_in_flight or asyncio.Semaphore(len(trace.steps) or 1)
+
+    async def one(step) -> Judgment:
+        async with slots:
+            return await judge.judge_step(StepContext(trace, dag, step))
+
+    judgments = await asyncio.gather(*(one(s) for s in trace.steps if s.type.judged))
     return {j.step_id: j for j in judgments}
 
 
-async def evaluate_trace(trace: Trace, judge: Judge, settings: Settings, *, source: str | None = None, format: str | None = None) -> TraceResult:
+async def evaluate_trace(
+    trace: Trace,
+    judge: Judge,
+    settings: Settings,
+    *,
+    source: str | None = None,
+    format: str | None = None,
+    steps_in_flight: asyncio.Semaphore | None = None,
+) -> TraceResult:
     """Evaluate one trace: DAG, judgments, verdicts, root causes.
 
     Raises:
@@ -75,7 +95,7 @@ async def evaluate_trace(trace: Trace, judge: Judge, settings: Settings, *, sour
     """
     trace = mask_trace(trace, settings.secret_patterns)
     dag = StepDAG.from_trace(trace, source=source)
-    judgments = await judge_trace(trace, dag, judge)
+    judgments = await judge_trace(trace, dag, judge, steps_in_flight)
     verdicts = classify(dag, judgments, settings.thresholds)
     return TraceResult(
         trace=trace,
@@ -143,12 +163,16 @@ async def evaluate_async(
     progress.on_start(len(jobs))
 
     slots = asyncio.Semaphore(TRACES_IN_FLIGHT)
+    # Twice the judge's concurrency: enough prepared steps to keep every request slot busy.
+    steps_in_flight = asyncio.Semaphore(2 * settings.concurrency)
     done: dict[int, TraceResult] = {}
 
     async def one(index: int, file, trace: Trace) -> None:
         async with slots:
             try:
-                result = await evaluate_trace(trace, judge, settings, source=str(file.path), format=file.format)
+                result = await evaluate_trace(
+                    trace, judge, settings, source=str(file.path), format=file.format, steps_in_flight=steps_in_flight
+                )
             except AgentEvalError as exc:
                 record_error(InputError(source=exc.source or str(file.path), message=exc.message))
                 return
