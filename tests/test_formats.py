@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from agenteval import formats
 from agenteval.errors import TraceError
-from agenteval.formats import available_formats, expand_paths, get_reader, read_file, read_paths
+from agenteval.formats import available_formats, expand_paths, get_reader, parse_document, read_file, read_paths
+from agenteval.formats.base import load_document
+from agenteval.formats.otel import join_logs
 
 STEP = {"id": "s1", "type": "synth", "output": "hi"}
+OTEL = Path(__file__).parent / "fixtures" / "otel"
 
 
 def write(tmp_path, name, content):
@@ -85,11 +89,64 @@ def test_registry_and_forced_format(tmp_path):
 
 
 def test_otel_companion_log_file_is_joined_not_read_as_a_trace():
-    folder = Path(__file__).parent / "fixtures" / "otel"
-    alone, errors = read_paths([folder / "weather_no_content.json"])
-    joined, errors_joined = read_paths([folder / "weather_no_content.json", folder / "weather_no_content.logs.json"])
+    alone, errors = read_paths([OTEL / "weather_no_content.json"])
+    joined, errors_joined = read_paths([OTEL / "weather_no_content.json", OTEL / "weather_no_content.logs.json"])
     assert errors == errors_joined == []
     assert len(joined) == 1  # the logs file is a companion, not a trace file
     types = [s.type.value for s in joined[0].traces[0].steps]
     assert types[0] == "PLAN" and len(types) == 8  # the plan text only lives in the log records
     assert [s.type.value for s in alone[0].traces[0].steps][0] == "TOOLSEL"
+
+
+def test_json_lines_split_only_at_line_ends(tmp_path):
+    records = [{"id": "a\u2028b\x85", "steps": [STEP]}, {"id": "c", "steps": [STEP]}]
+    path = write(tmp_path, "t.jsonl", "\r\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\r\n")
+    assert [t.id for t in read_file(path).traces] == ["a\u2028b\x85", "c"]
+    pretty = write(tmp_path, "pretty.jsonl", json.dumps(records[1], indent=2))  # one value over many lines
+    assert load_document(pretty).json_lines is False and read_file(pretty).traces[0].id == "c"
+
+
+def _otlp_lines(tmp_path, name, fixture, key="resourceSpans", inner=("scopeSpans", "spans")):
+    """An OTLP fixture as JSON Lines, one record (span or log record) a line, as file exporters write them."""
+    lines = []
+    for batch in load_document(OTEL / fixture).items():
+        for resource in batch[key]:
+            for scope in resource[inner[0]]:
+                lines += [{key: [{**resource, inner[0]: [{**scope, inner[1]: [one]}]}]} for one in scope[inner[1]]]
+    return write(tmp_path, name, "\n".join(json.dumps(line) for line in lines) + "\n")
+
+
+def _dump(parsed):
+    return [(p.path.name, p.format, [t.model_dump(mode="json") for t in p.traces]) for p in parsed]
+
+
+def test_otlp_json_lines_are_read_line_by_line_with_the_same_result(tmp_path, monkeypatch):
+    spans = _otlp_lines(tmp_path, "spans.jsonl", "weather_messages.json")
+    bare = _otlp_lines(tmp_path, "bare.jsonl", "weather_no_content.json")
+    logs = _otlp_lines(tmp_path, "bare.logs.jsonl", "weather_no_content.logs.json", "resourceLogs",
+                       ("scopeLogs", "logRecords"))
+    whole = parse_document(spans, load_document(spans))
+    joined = parse_document(bare, join_logs(load_document(bare), load_document(logs)))
+    loaded = []
+    monkeypatch.setattr(formats, "load_document", lambda path: loaded.append(path.name) or load_document(path))
+    assert _dump([read_file(spans)]) == _dump([whole])
+    parsed, errors = read_paths([bare, logs])
+    assert errors == [] and _dump(parsed) == _dump([joined])
+    assert loaded == ["bare.logs.jsonl"]  # only the companion is held whole
+
+
+def test_otlp_json_lines_report_what_whole_files_report(tmp_path):
+    spans = _otlp_lines(tmp_path, "spans.jsonl", "weather_messages.json")
+    lines = spans.read_text().splitlines()
+    broken = json.loads(lines[2])
+    broken["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "soon"
+    bad = write(tmp_path, "bad.jsonl", "\n".join([*lines[:2], json.dumps(broken), *lines[3:]]))
+    health_check = {"traceId": "1" * 32, "spanId": "2" * 16, "name": "GET /health"}
+    http = {"resourceSpans": [{"scopeSpans": [{"spans": [health_check]}]}]}
+    quiet = write(tmp_path, "quiet.jsonl", json.dumps(http) + "\n" + json.dumps(http))
+    for path, message in ((bad, "startTimeUnixNano: expected non-negative integer"), (quiet, "no traces in file")):
+        with pytest.raises(TraceError, match=message) as streamed:
+            read_file(path)
+        with pytest.raises(TraceError) as whole:
+            parse_document(path, load_document(path))
+        assert str(streamed.value) == str(whole.value) and streamed.value.source == str(path)

@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import FUZZ, assert_weather_dag, json_values, paths, replaced, shape
-from typer.testing import CliRunner
+from format_checks import (
+    assert_parse_error,
+    assert_weather_dag,
+    check_detection,
+    cli_parse_json,
+    random_json_test,
+    read_only_trace,
+    shape,
+    truncated_files_test,
+    wrong_types_test,
+)
 
-from agenteval.cli import app
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
 from agenteval.formats import get_reader, read_file, read_paths
@@ -55,9 +61,7 @@ def write_eval(path: Path, log: dict[str, Any]) -> Path:
 
 @pytest.mark.parametrize("name", WEATHER_FILES)
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(HERE / name)
-    assert parsed.format == "inspect"
-    [trace] = parsed.traces
+    trace = read_only_trace(HERE / name, "inspect")
     assert trace.id == "weather/1/1"
     assert_weather_dag(trace)
 
@@ -66,9 +70,7 @@ def test_worked_example_parses_to_the_section_8_dag(name):
 def test_real_exporter_output(path):
     """inspect-ai 0.3.285 against a scripted model (fixtures/real/generate.py): input_refs into the message
     pool, the tool's own span next to the tool event, Python's TimeoutError as {"type": "timeout"}."""
-    parsed = read_file(path)
-    assert parsed.format == "inspect"
-    [trace] = parsed.traces
+    trace = read_only_trace(path, "inspect")
     assert trace.id == "weather/paris/1" and trace.expected_outcome == "sunny"
     assert_weather_dag(trace)
     failed = trace.steps[3]
@@ -196,32 +198,17 @@ def test_messages_are_the_fallback_without_events():
     assert trace.task == "Convert 100 USD to EUR."
 
 
-def _fixture_files() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".jsonl", ".ndjson", ".logs", ".eval"))
-
-
 def test_detection_across_all_fixtures(tmp_path):
     reader = get_reader("inspect")
-    mine = 0
-    for path in [*_fixture_files(), write_eval(tmp_path / "w.eval", doc("weather.json").data)]:
-        try:
-            document = load_document(path)
-        except TraceError:
-            continue
-        expected = path.parent.name == "inspect" or path.suffix == ".eval"
-        assert reader.detect(document) is expected, path
-        if expected:
-            mine += 1
-            assert read_file(path).format == "inspect", path
+    _, mine = check_detection("inspect", lambda path: path.parent.name == "inspect" or path.suffix == ".eval",
+                              [write_eval(tmp_path / "w.eval", doc("weather.json").data)])
     assert mine == len(ALL_FILES) + 1 + len(list((FIXTURES / "real" / "inspect").glob("*")))
     assert not reader.detect(Document({"eval": "x", "samples": []}, json_lines=False))
     assert not reader.detect(Document([{"eval": {}, "samples": []}], json_lines=True))
 
 
 def test_cli_parse_json():
-    result = CliRunner().invoke(app, ["parse", str(HERE / "weather.json"), "--json"])
-    assert result.exit_code == 0, result.output
-    [trace] = json.loads(result.stdout)["traces"]
+    trace = cli_parse_json(HERE / "weather.json")
     assert trace["trace_id"] == "weather/1/1" and trace["format"] == "inspect"
     assert [s["type"] for s in trace["steps"]] == ["PLAN", "TOOLSEL", "PARAMGEN", "EXEC", "TOOLSEL", "PARAMGEN",
                                                    "EXEC", "SYNTH"]
@@ -253,47 +240,14 @@ def _tool_event(log: dict[str, Any]) -> dict[str, Any]:
 def test_malformed_logs_name_the_sample_event_and_field(mutate, message):
     data = json.loads(json.dumps(doc("weather.json").data))
     mutate(data)
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json" and "\n" not in str(caught.value)
+    assert_parse_error(READER, data, message)
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-        json.dumps(trace.model_dump(mode="json"))
-
-
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"eval": {"task": "t"}, "samples": [value]}, json_lines=False))
-    _parse_or_trace_error(Document({"eval": {}, "samples": [{"id": 1, "events": [
+test_random_json_never_crashes = random_json_test(READER, lambda value: [
+    Document({"eval": {"task": "t"}, "samples": [value]}, json_lines=False),
+    Document({"eval": {}, "samples": [{"id": 1, "events": [
         {"event": "model", "output": {"choices": [{"message": value}]}}, {"event": "tool", "result": value}]}]},
-        json_lines=False))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    original = doc(data.draw(st.sampled_from(ALL_FILES))).data
-    path = data.draw(st.sampled_from(paths(original)))
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines=False))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(ALL_FILES))
-    text = (HERE / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+        json_lines=False),
+])
+test_wrong_types_in_fields_never_crash = wrong_types_test(READER, [HERE / n for n in ALL_FILES])
+test_truncated_files_never_crash = truncated_files_test(READER, [HERE / n for n in ALL_FILES])

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import (
+from format_checks import (
     ARGS1,
     ARGS2,
-    FUZZ,
     USER,
+    assert_parse_error,
     assert_weather_dag,
-    json_values,
-    paths,
-    replaced,
+    check_detection,
+    cli_parse_json,
+    only_trace,
+    random_json_test,
+    read_only_trace,
     shape,
+    truncated_files_test,
+    wrong_types_test,
 )
-from typer.testing import CliRunner
 
-from agenteval.cli import app
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
-from agenteval.formats import get_reader, read_file
+from agenteval.formats import get_reader
 from agenteval.formats.base import Document, load_document
 from agenteval.formats.langfuse import READER
 from agenteval.models import StepType
@@ -49,18 +50,12 @@ def doc(name: str) -> Document:
     return load_document(HERE / name)
 
 
-def parse_one(document: Document) -> Any:
-    traces = READER.parse(document, "test.json")
-    assert len(traces) == 1
-    StepDAG.from_trace(traces[0])
-    return traces[0]
+parse_one = partial(only_trace, READER)
 
 
 @pytest.mark.parametrize("name", WEATHER_FILES)
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(HERE / name)
-    assert parsed.format == "langfuse"
-    [trace] = parsed.traces
+    trace = read_only_trace(HERE / name, "langfuse")
     assert_weather_dag(trace)
     # D2: TOOL observations carry no call id; both bind by tool name and order
     assert [s.metadata["bound_by"] for s in trace.steps if s.type is StepType.EXEC] == ["tool_name", "tool_name"]
@@ -87,9 +82,7 @@ def test_real_exporter_output(path):
     """langfuse 5.0 (OpenAI drop-in client, ``@observe`` agent and tool) against a scripted model
     (fixtures/real/generate.py): OTLP/JSON with ``langfuse.observation.*`` attributes, protobuf-JSON ids. The
     tool's timeout is only a status message, so EXEC1 is a plain error."""
-    parsed = read_file(path)
-    assert parsed.format == "langfuse"
-    [trace] = parsed.traces
+    trace = read_only_trace(path, "langfuse")
     StepDAG.from_trace(trace)
     assert shape(trace) == STEPS_8
     sel1, gen1, failed, gen2, done = (trace.steps[i] for i in (1, 2, 3, 5, 6))
@@ -239,24 +232,9 @@ def test_trace_listing_with_observation_ids_is_a_clear_error():
         READER.parse(listing, "x.json")
 
 
-def _own(path: Path, name: str) -> bool:
-    return name in str(path.relative_to(FIXTURES)).lower()
-
-
 def test_detection_claims_only_langfuse_files():
     reader = get_reader("langfuse")
-    checked = 0
-    for path in sorted(FIXTURES.rglob("*")):
-        if path.suffix not in (".json", ".jsonl") or not path.is_file():
-            continue
-        try:
-            document = load_document(path)
-        except TraceError:
-            continue
-        assert reader.detect(document) == _own(path, "langfuse"), path
-        if _own(path, "langfuse"):
-            assert read_file(path).format == "langfuse", path
-        checked += 1
+    checked, _ = check_detection("langfuse", lambda path: "langfuse" in str(path.relative_to(FIXTURES)).lower())
     assert checked > 20
     assert not reader.detect(Document({"data": [{"context": {"trace_id": "a", "span_id": "b"}}]}, json_lines=False))
     assert not reader.detect(Document([{"id": "x", "type": "SPAN"}], json_lines=False))
@@ -264,9 +242,7 @@ def test_detection_claims_only_langfuse_files():
 
 def test_parse_json_on_the_command_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["parse", str(HERE / "weather_trace.json"), "--json"])
-    assert result.exit_code == 0, result.output
-    [trace] = json.loads(result.stdout)["traces"]
+    trace = cli_parse_json(HERE / "weather_trace.json")
     assert trace["format"] == "langfuse" and trace["trace_id"] == "4f6d2a9c1e8b47d3a5c0f19e2b7d8a63"
     assert [s["type"] for s in trace["steps"]] == ["PLAN", "TOOLSEL", "PARAMGEN", "EXEC", "TOOLSEL", "PARAMGEN",
                                                    "EXEC", "SYNTH"]
@@ -293,52 +269,22 @@ def _first(data: dict[str, Any], kind: str) -> dict[str, Any]:
 def test_malformed_observations_name_the_observation_and_field(mutate, message):
     data = json.loads(json.dumps(doc("weather_trace.json").data))
     mutate(data)
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json" and "\n" not in str(caught.value)
+    assert_parse_error(READER, data, message)
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-        json.dumps(trace.model_dump(mode="json"))
+def _random_documents(value: Any) -> list[Document]:
+    spans = [{"traceId": "ab" * 16, "spanId": "01" * 8, "attributes": value}]
+    return [
+        Document({"id": "t", "htmlPath": "/x", "observations": value}, json_lines=False),
+        Document({"data": [value], "meta": {}}, json_lines=False),
+        Document({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, json_lines=False),
+        *(Document([{"id": "a", "traceId": "t", "type": kind, "parentObservationId": None, "input": value,
+                     "output": value, "metadata": value, "usage": value, "level": "ERROR", "statusMessage": value}],
+                   json_lines=True) for kind in ("GENERATION", "TOOL", "SPAN")),
+    ]
 
 
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"id": "t", "htmlPath": "/x", "observations": value}, json_lines=False))
-    _parse_or_trace_error(Document({"data": [value], "meta": {}}, json_lines=False))
-    _parse_or_trace_error(Document({"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "ab" * 16, "spanId": "01" * 8, "attributes": value}]}]}]}, json_lines=False))
-    for kind in ("GENERATION", "TOOL", "SPAN"):
-        _parse_or_trace_error(Document([{"id": "a", "traceId": "t", "type": kind, "parentObservationId": None,
-                                         "input": value, "output": value, "metadata": value, "usage": value,
-                                         "level": "ERROR", "statusMessage": value}], json_lines=True))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    source = load_document(data.draw(st.sampled_from([HERE / n for n in WEATHER_FILES] + sorted(REAL.glob("*.json*")))))
-    original, json_lines = source.data, source.json_lines
-    path = data.draw(st.sampled_from(paths(original)[1 if json_lines else 0:]))
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(WEATHER_FILES))
-    text = (HERE / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+test_random_json_never_crashes = random_json_test(READER, _random_documents)
+test_wrong_types_in_fields_never_crash = wrong_types_test(
+    READER, [HERE / n for n in WEATHER_FILES] + sorted(REAL.glob("*.json*")))
+test_truncated_files_never_crash = truncated_files_test(READER, [HERE / n for n in WEATHER_FILES])

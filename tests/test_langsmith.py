@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import (
-    FUZZ,
+from format_checks import (
     USER,
+    assert_parse_error,
     assert_weather_dag,
-    json_values,
-    paths,
-    replaced,
+    check_detection,
+    cli_parse_json,
+    only_trace,
+    random_json_test,
+    read_only_trace,
     shape,
+    truncated_files_test,
+    wrong_types_test,
 )
-from typer.testing import CliRunner
 
-from agenteval.cli import app
-from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
-from agenteval.formats import available_formats, get_reader, read_file
+from agenteval.formats import available_formats
 from agenteval.formats.base import Document, load_document
 from agenteval.formats.langchain import (
     error_info,
@@ -51,18 +51,12 @@ def doc(name: str) -> Document:
     return load_document(HERE / name)
 
 
-def parse_one(document: Document) -> Any:
-    traces = READER.parse(document, "test.json")
-    assert len(traces) == 1
-    StepDAG.from_trace(traces[0])
-    return traces[0]
+parse_one = partial(only_trace, READER)
 
 
 @pytest.mark.parametrize("name", WEATHER_FILES)
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(HERE / name)
-    assert parsed.format == "langsmith"
-    [trace] = parsed.traces
+    trace = read_only_trace(HERE / name, "langsmith")
     assert_weather_dag(trace)
 
 
@@ -71,9 +65,7 @@ def test_real_exporter_output(path):
     """LangGraph 1.2 + langsmith 0.14 against a scripted model (fixtures/real/generate.py): ingest batches
     with aware times, tool inputs as dicts, the call id in ``extra.tool_call_id``, the failed tool run with
     ``outputs: {}`` and the exception repr glued to its traceback."""
-    parsed = read_file(path)
-    assert parsed.format == "langsmith"
-    [trace] = parsed.traces
+    trace = read_only_trace(path, "langsmith")
     assert_weather_dag(trace)
     failed = trace.steps[3]
     assert failed.error.message == "weather service did not answer within 10 s"
@@ -294,33 +286,15 @@ def test_usage_sources():
         usage_from([{"input_tokens": -1}], "run r")
 
 
-def _own(path: Path, name: str) -> bool:
-    return name in str(path.relative_to(FIXTURES)).lower()
-
-
 def test_detection_claims_only_langsmith_files():
-    reader = get_reader("langsmith")
     assert "langsmith" in available_formats()
-    checked = 0
-    for path in sorted(FIXTURES.rglob("*")):
-        if path.suffix not in (".json", ".jsonl") or not path.is_file():
-            continue
-        try:
-            document = load_document(path)
-        except TraceError:
-            continue
-        assert reader.detect(document) == _own(path, "langsmith"), path
-        if _own(path, "langsmith"):
-            assert read_file(path).format == "langsmith", path
-        checked += 1
+    checked, _ = check_detection("langsmith", lambda path: "langsmith" in str(path.relative_to(FIXTURES)).lower())
     assert checked > 20
 
 
 def test_parse_json_on_the_command_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["parse", str(HERE / "weather_runs.json"), "--json"])
-    assert result.exit_code == 0, result.output
-    [trace] = json.loads(result.stdout)["traces"]
+    trace = cli_parse_json(HERE / "weather_runs.json")
     assert trace["format"] == "langsmith" and trace["trace_id"] == "01976a1c-8e00-7000-8000-000000000001"
     assert [s["type"] for s in trace["steps"]] == ["PLAN", "TOOLSEL", "PARAMGEN", "EXEC", "TOOLSEL", "PARAMGEN",
                                                    "EXEC", "SYNTH"]
@@ -342,9 +316,7 @@ def test_parse_json_on_the_command_line(tmp_path, monkeypatch):
 def test_malformed_runs_name_the_run_and_field(index, field, value, message):
     data = json.loads(json.dumps(doc("weather_runs.json").data))
     data[index][field] = value
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json" and "\n" not in str(caught.value)
+    assert_parse_error(READER, data, message)
 
 
 def test_malformed_token_count():
@@ -354,44 +326,13 @@ def test_malformed_token_count():
         READER.parse(Document(data, json_lines=False), "bad.json")
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-        json.dumps(trace.model_dump(mode="json"))
-
-
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"runs": value}, json_lines=False))
-    _parse_or_trace_error(Document([{"id": "a", "run_type": "llm", "dotted_order": "20250612T100000000000Za",
-                                     "inputs": value, "outputs": value}], json_lines=False))
-    _parse_or_trace_error(Document([{"id": "a", "run_type": "tool", "inputs": {"input": value}, "outputs": value,
-                                     "error": value, "events": value}], json_lines=True))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    source = load_document(data.draw(st.sampled_from([HERE / n for n in WEATHER_FILES] + sorted(REAL.glob("*.json*")))))
-    original, json_lines = source.data, source.json_lines
-    path = data.draw(st.sampled_from(paths(original)[1 if json_lines else 0:]))
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(WEATHER_FILES))
-    text = (HERE / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+test_random_json_never_crashes = random_json_test(READER, lambda value: [
+    Document({"runs": value}, json_lines=False),
+    Document([{"id": "a", "run_type": "llm", "dotted_order": "20250612T100000000000Za", "inputs": value,
+               "outputs": value}], json_lines=False),
+    Document([{"id": "a", "run_type": "tool", "inputs": {"input": value}, "outputs": value, "error": value,
+               "events": value}], json_lines=True),
+])
+test_wrong_types_in_fields_never_crash = wrong_types_test(
+    READER, [HERE / n for n in WEATHER_FILES] + sorted(REAL.glob("*.json*")))
+test_truncated_files_never_crash = truncated_files_test(READER, [HERE / n for n in WEATHER_FILES])

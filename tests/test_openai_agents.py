@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import ARGS1, ARGS2, FUZZ, WEATHER, assert_weather_dag, json_values, paths, replaced, shape
-from typer.testing import CliRunner
+from format_checks import (
+    ARGS1,
+    ARGS2,
+    WEATHER,
+    assert_parse_error,
+    assert_weather_dag,
+    check_detection,
+    cli_parse_json,
+    only_trace,
+    random_json_test,
+    read_only_trace,
+    shape,
+    truncated_files_test,
+    wrong_types_test,
+)
 
-from agenteval.cli import app
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
-from agenteval.formats import get_reader, read_file
+from agenteval.formats import get_reader
 from agenteval.formats.base import Document, load_document
 from agenteval.formats.openai_agents import READER, handoff_tool_name, parse_error, parse_output
 from agenteval.models import StepType
@@ -36,11 +47,7 @@ def doc(name: str) -> Document:
     return load_document(HERE / name)
 
 
-def parse_one(document: Document) -> Any:
-    traces = READER.parse(document, "test.json")
-    assert len(traces) == 1
-    StepDAG.from_trace(traces[0])
-    return traces[0]
+parse_one = partial(only_trace, READER)
 
 
 def by_type(trace: Any, type_: StepType) -> list[Any]:
@@ -49,9 +56,7 @@ def by_type(trace: Any, type_: StepType) -> list[Any]:
 
 @pytest.mark.parametrize("name", WEATHER_FILES)
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(HERE / name)
-    assert parsed.format == "openai-agents"
-    [trace] = parsed.traces
+    trace = read_only_trace(HERE / name, "openai-agents")
     assert trace.id == TRACE_ID
     assert_weather_dag(trace)
 
@@ -157,9 +162,7 @@ def test_errored_spans():
 def test_real_exporter_output(path):
     """openai-agents 0.24 against a scripted model (fixtures/real/generate.py): the §8 DAG, with the tool
     error redacted, so EXEC1 is a plain error whose cause (a timeout) the trace does not say."""
-    parsed = read_file(path)
-    assert parsed.format == "openai-agents"
-    [trace] = parsed.traces
+    trace = read_only_trace(path, "openai-agents")
     StepDAG.from_trace(trace)
     assert shape(trace) == ANSWERED
     sel1, gen1, failed, gen2, done = (trace.steps[i] for i in (1, 2, 3, 5, 6))
@@ -212,32 +215,16 @@ def test_traces_are_grouped_and_empty_ones_skipped():
     assert [(t.id, len(t.steps)) for t in traces] == [("trace_x", 1), ("trace_y", 1)]
 
 
-def _fixture_files() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".jsonl", ".ndjson", ".logs", ".eval"))
-
-
 def test_detection_across_all_fixtures():
     reader = get_reader("openai-agents")
-    mine = 0
-    for path in _fixture_files():
-        try:
-            document = load_document(path)
-        except TraceError:
-            continue
-        expected = path.parent.name == "openai_agents"
-        assert reader.detect(document) is expected, path
-        if expected:
-            mine += 1
-            assert read_file(path).format == "openai-agents", path
+    _, mine = check_detection("openai-agents", lambda path: path.parent.name == "openai_agents")
     assert mine == len(ALL_FILES) + len(list(REAL.glob("*.json*")))
     assert not reader.detect(Document([], json_lines=False))
     assert not reader.detect(Document({"data": [{"object": "trace", "id": "trace_x"}]}, json_lines=False))
 
 
 def test_cli_parse_json():
-    result = CliRunner().invoke(app, ["parse", str(HERE / "weather.json"), "--json"])
-    assert result.exit_code == 0, result.output
-    [trace] = json.loads(result.stdout)["traces"]
+    trace = cli_parse_json(HERE / "weather.json")
     assert trace["trace_id"] == TRACE_ID and trace["format"] == "openai-agents"
     assert [(s["type"], s["tool"], s["status"]) for s in trace["steps"]] == [
         ("PLAN", None, "ok"), ("TOOLSEL", "get_weather", "ok"), ("PARAMGEN", "get_weather", "ok"),
@@ -262,9 +249,7 @@ def test_cli_parse_json():
 def test_malformed_spans_name_the_span_and_field(index, mutate, message):
     data = json.loads(json.dumps(doc("weather.json").data))
     mutate(data["data"][index])
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json" and "\n" not in str(caught.value)
+    assert_parse_error(READER, data, message)
 
 
 def test_a_record_that_is_not_an_object():
@@ -272,42 +257,10 @@ def test_a_record_that_is_not_an_object():
         READER.parse(Document({"data": [doc("weather.json").data["data"][1], 5]}, json_lines=False), "x")
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-        json.dumps(trace.model_dump(mode="json"))
-
-
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"data": [value]}, json_lines=False))
-    _parse_or_trace_error(Document([_span("s", {"type": "generation", "output": value})], json_lines=True))
-    _parse_or_trace_error(Document([_span("s", {"type": "function", "name": "f", "output": value})], json_lines=True))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    name = data.draw(st.sampled_from(ALL_FILES))
-    original, json_lines = doc(name).data, doc(name).json_lines
-    path = data.draw(st.sampled_from(paths(original)[1 if json_lines else 0:]))
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(ALL_FILES))
-    text = (HERE / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+test_random_json_never_crashes = random_json_test(READER, lambda value: [
+    Document({"data": [value]}, json_lines=False),
+    Document([_span("s", {"type": "generation", "output": value})], json_lines=True),
+    Document([_span("s", {"type": "function", "name": "f", "output": value})], json_lines=True),
+])
+test_wrong_types_in_fields_never_crash = wrong_types_test(READER, [HERE / n for n in ALL_FILES])
+test_truncated_files_never_crash = truncated_files_test(READER, [HERE / n for n in ALL_FILES])

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from format_checks import read_only_trace
 
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
@@ -37,9 +38,7 @@ def test_registered_after_native():
 
 
 def test_worked_example_parses_to_the_canonical_dag():
-    parsed = read_file(FIXTURES / "weather.json")
-    assert parsed.format == "openai-chat"
-    (trace,) = parsed.traces
+    trace = read_only_trace(FIXTURES / "weather.json", "openai-chat")
     StepDAG.from_trace(trace)
     assert judged_graph(trace) == WEATHER_DAG
     steps = {s.id: s for s in trace.steps}

@@ -6,13 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import FUZZ, assert_weather_dag, json_values, paths, replaced, shape
+from format_checks import (
+    assert_parse_error,
+    assert_weather_dag,
+    random_json_test,
+    read_only_trace,
+    shape,
+    truncated_files_test,
+    wrong_types_test,
+)
 
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
-from agenteval.formats import get_reader, read_file
+from agenteval.formats import get_reader
 from agenteval.formats.base import Document, load_document
 from agenteval.formats.openinference import READER
 from agenteval.models import StepType
@@ -27,9 +33,7 @@ def doc(name: str) -> Document:
 
 @pytest.mark.parametrize("name", ["weather_otlp.json", "weather_phoenix.json"])
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(FIXTURES / name)
-    assert parsed.format == "openinference"
-    [trace] = parsed.traces
+    trace = read_only_trace(FIXTURES / name, "openinference")
     assert trace.id == "5b8aa5a2d2c872e8321cf37308d69df2"
     assert_weather_dag(trace)
     assert [t.name for t in trace.tools] == ["get_weather"]
@@ -129,9 +133,7 @@ def test_malformed_phoenix_spans_name_the_span_and_field(field, value, message):
     data["data"].remove(row)
     data["data"].insert(1, row)
     row[field] = value
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json"
+    assert_parse_error(READER, data, message, one_line=False)
 
 
 def test_bad_token_count():
@@ -141,40 +143,10 @@ def test_bad_token_count():
         READER.parse(Document(data, json_lines=False), "bad.json")
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-
-
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"data": [value]}, json_lines=False))
-    _parse_or_trace_error(Document([{"context": {"trace_id": "a", "span_id": "b"}, "span_kind": "LLM",
-                                     "attributes": {"llm.output_messages": value}}], json_lines=True))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    original = doc(data.draw(st.sampled_from(ALL_FILES))).data
-    path = data.draw(st.sampled_from(paths(original)))
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines=False))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(ALL_FILES))
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+test_random_json_never_crashes = random_json_test(READER, lambda value: [
+    Document({"data": [value]}, json_lines=False),
+    Document([{"context": {"trace_id": "a", "span_id": "b"}, "span_kind": "LLM",
+               "attributes": {"llm.output_messages": value}}], json_lines=True),
+], dump=False)
+test_wrong_types_in_fields_never_crash = wrong_types_test(READER, [FIXTURES / n for n in ALL_FILES], dump=False)
+test_truncated_files_never_crash = truncated_files_test(READER, [FIXTURES / n for n in ALL_FILES], dump=False)

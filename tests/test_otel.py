@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_spans import FUZZ, assert_weather_dag, json_values, paths, replaced, shape
+from format_checks import (
+    assert_parse_error,
+    assert_weather_dag,
+    only_trace,
+    random_json_test,
+    read_only_trace,
+    shape,
+    truncated_files_test,
+    wrong_types_test,
+)
 
 from agenteval.dag import StepDAG
 from agenteval.errors import TraceError
-from agenteval.formats import get_reader, read_file
+from agenteval.formats import get_reader
 from agenteval.formats.base import Document, load_document
 from agenteval.formats.otel import READER, join_logs, parse_message
 from agenteval.formats.otlp import any_value, attributes, norm_id, unflatten
@@ -35,17 +43,12 @@ def doc(name: str) -> Document:
     return load_document(FIXTURES / name)
 
 
-def parse_one(document: Document) -> Any:
-    traces = READER.parse(document, "test.json")
-    assert len(traces) == 1
-    return traces[0]
+parse_one = partial(only_trace, READER, check_dag=False)
 
 
 @pytest.mark.parametrize("name", WEATHER_FILES)
 def test_worked_example_parses_to_the_section_8_dag(name):
-    parsed = read_file(FIXTURES / name)
-    assert parsed.format == "otel"
-    [trace] = parsed.traces
+    trace = read_only_trace(FIXTURES / name, "otel")
     assert trace.id == TRACE_ID
     assert_weather_dag(trace)
 
@@ -155,6 +158,18 @@ def test_companion_log_file_restores_the_content():
         join_logs(spans, Document({"resourceLogs": 3}, json_lines=False))
 
 
+def test_joining_logs_copies_only_the_spans_it_changes():
+    spans = doc("weather_no_content.json")
+    joined = join_logs(spans, doc("weather_no_content.logs.json"))
+    [before], [after] = spans.data["resourceSpans"], joined.data["resourceSpans"]
+    assert after is not before and after["resource"] is before["resource"]
+    scopes = zip(after["scopeSpans"], before["scopeSpans"])
+    pairs = [(a, b) for scope_a, scope_b in scopes for a, b in zip(scope_a["spans"], scope_b["spans"])]
+    assert all(a["attributes"] is b["attributes"] for a, b in pairs)
+    assert any(a is not b and len(a["events"]) > len(b.get("events", [])) for a, b in pairs)
+    assert all(a is b for a, b in pairs if not a.get("events"))
+
+
 def _kv(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "value": {"stringValue": v} if isinstance(v, str) else {"intValue": str(v)}}
             for k, v in attrs.items()]
@@ -243,9 +258,7 @@ def test_detection():
 def test_malformed_spans_name_the_span_and_field(mutate, message):
     data = json.loads(json.dumps(doc("weather_messages.json").data))
     mutate(data["resourceSpans"][0]["scopeSpans"][0]["spans"][0])
-    with pytest.raises(TraceError, match=message) as caught:
-        READER.parse(Document(data, json_lines=False), "bad.json")
-    assert caught.value.source == "bad.json" and "\n" not in str(caught.value)
+    assert_parse_error(READER, data, message)
 
 
 def test_malformed_content_and_usage():
@@ -265,40 +278,9 @@ def test_malformed_content_and_usage():
         READER.parse(Document(data, json_lines=False), "bad.json")
 
 
-def _parse_or_trace_error(document: Document) -> None:
-    try:
-        traces = READER.parse(document, "fuzz.json")
-    except TraceError as exc:
-        assert "\n" not in str(exc)
-        return
-    for trace in traces:
-        StepDAG.from_trace(trace)
-
-
-@FUZZ
-@given(json_values)
-def test_random_json_never_crashes(value):
-    _parse_or_trace_error(Document({"resourceSpans": value}, json_lines=False))
-    _parse_or_trace_error(Document([{"resourceSpans": [{"scopeSpans": [{"spans": [value]}]}]}], json_lines=True))
-
-
-@FUZZ
-@given(st.data())
-def test_wrong_types_in_fields_never_crash(data):
-    name = data.draw(st.sampled_from(WEATHER_FILES))
-    original, json_lines = doc(name).data, doc(name).json_lines
-    path = data.draw(st.sampled_from(paths(original)[1 if json_lines else 0:]))  # JSON Lines are always a list
-    _parse_or_trace_error(Document(replaced(original, path, data.draw(json_values)), json_lines))
-
-
-@FUZZ
-@given(data=st.data())
-def test_truncated_files_never_crash(data, tmp_path_factory):
-    name = data.draw(st.sampled_from(WEATHER_FILES))
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    cut = tmp_path_factory.mktemp("cut") / name
-    cut.write_text(text[: data.draw(st.integers(0, len(text) - 1))], encoding="utf-8")
-    try:
-        _parse_or_trace_error(load_document(cut))
-    except TraceError:
-        pass
+test_random_json_never_crashes = random_json_test(READER, lambda value: [
+    Document({"resourceSpans": value}, json_lines=False),
+    Document([{"resourceSpans": [{"scopeSpans": [{"spans": [value]}]}]}], json_lines=True),
+], dump=False)
+test_wrong_types_in_fields_never_crash = wrong_types_test(READER, [FIXTURES / n for n in WEATHER_FILES], dump=False)
+test_truncated_files_never_crash = truncated_files_test(READER, [FIXTURES / n for n in WEATHER_FILES], dump=False)

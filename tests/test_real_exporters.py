@@ -15,11 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_spans import ARGS1, ARGS2, USER, WEATHER, WEATHER_USAGE, assert_weather_dag, canonical, shape
+from format_checks import (
+    ARGS1,
+    ARGS2,
+    WEATHER,
+    assert_weather_answer,
+    assert_weather_dag,
+    assert_weather_steps,
+    canonical,
+    shape,
+)
 
 from agenteval.dag import StepDAG
 from agenteval.formats import available_formats, read_file, read_paths
-from agenteval.models import Trace, Usage
+from agenteval.models import Trace
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 NOT_FIXTURES = {"README.md", "generate.py"}
@@ -94,28 +103,12 @@ def assert_weather(trace: Trace, case: Case) -> None:
     if case.exec1_status == "timeout" and case.exec1_error == "TimeoutError":
         assert_weather_dag(trace, exec_args=case.exec_args)
         return
-    StepDAG.from_trace(trace)
-    names = canonical(trace)
-    by_name = {names[s.id]: s for s in trace.steps}
-    assert shape(trace) == [(name, parents) for name, _, _, _, parents in WEATHER]
-    for name, tool, args, status, _ in WEATHER:
-        step = by_name[name]
-        assert step.tool == tool, name
-        assert step.status == (case.exec1_status if name == "EXEC1" else status), name
-        if name.startswith("PARAMGEN") or (case.exec_args and name.startswith("EXEC")):
-            assert step.arguments == args, name
-        usage = WEATHER_USAGE.get(name)
-        assert (step.usage.input_tokens, step.usage.output_tokens) == usage if usage else step.usage is None, name
+    by_name = assert_weather_steps(trace, exec_args=case.exec_args, exec1_status=case.exec1_status)
     exec1 = by_name["EXEC1"]
     assert exec1.error is not None and exec1.error.type == case.exec1_error
     assert exec1.tool_call_id == by_name["PARAMGEN1"].tool_call_id
     assert by_name["EXEC2"].tool_call_id == by_name["PARAMGEN2"].tool_call_id
-    assert by_name["PLAN1"].output.startswith("Plan:")
-    assert "sunny" in by_name["SYNTH1"].output
-    assert [names[s.id] for s in trace.steps if s.is_final] == ["SYNTH1"]
-    total = sum((s.usage for s in trace.steps if s.usage), Usage())
-    assert (total.input_tokens, total.output_tokens) == (870, 107)
-    assert trace.task == USER
+    assert_weather_answer(trace, by_name)
 
 
 def assert_structure(trace: Trace, case: Case) -> None:

@@ -1,8 +1,4 @@
-"""spans_to_trace: the format-independent rules (design/trace-formats.md §3) on hand-built spans.
-
-Also holds the §8 expectations that every reader's rendering of the worked example must meet
-(``assert_weather_dag``) and the fuzzing helpers the reader tests share.
-"""
+"""spans_to_trace: the format-independent rules (design/trace-formats.md §3) on hand-built spans."""
 
 from __future__ import annotations
 
@@ -11,7 +7,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from format_checks import ARGS1, ARGS2, FUZZ, USER, WEATHER, shape
+from hypothesis import given
 from hypothesis import strategies as st
 
 from agenteval.dag import StepDAG
@@ -27,99 +24,6 @@ from agenteval.formats.spans import (
     spans_to_trace,
 )
 from agenteval.models import ErrorInfo, StepType, Trace, Usage
-
-ARGS1 = {"city": "Paris", "date": "2025-06-12"}
-ARGS2 = {"city": "Paris", "date": "2025-06-12", "units": "metric"}
-USER = "What will the weather be in Paris on 2025-06-12?"
-
-#: §8: (canonical name, tool, PARAMGEN/EXEC arguments, status, parents)
-WEATHER = [
-    ("PLAN1", None, None, "ok", []),
-    ("TOOLSEL1", "get_weather", None, "ok", ["PLAN1"]),
-    ("PARAMGEN1", "get_weather", ARGS1, "ok", ["TOOLSEL1"]),
-    ("EXEC1", "get_weather", ARGS1, "timeout", ["PARAMGEN1"]),
-    ("TOOLSEL2", "get_weather", None, "ok", ["EXEC1"]),
-    ("PARAMGEN2", "get_weather", ARGS2, "ok", ["TOOLSEL2"]),
-    ("EXEC2", "get_weather", ARGS2, "ok", ["PARAMGEN2"]),
-    ("SYNTH1", None, None, "ok", ["EXEC2"]),
-]
-WEATHER_USAGE = {"PLAN1": (212, 47), "TOOLSEL2": (290, 26), "SYNTH1": (368, 34)}
-
-FUZZ = settings(max_examples=50, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
-
-
-def canonical(trace: Trace) -> dict[str, str]:
-    """Step id -> canonical name (type + running number, in trace order)."""
-    counts: dict[str, int] = {}
-    names = {}
-    for step in trace.steps:
-        counts[step.type.value] = counts.get(step.type.value, 0) + 1
-        names[step.id] = f"{step.type.value}{counts[step.type.value]}"
-    return names
-
-
-def shape(trace: Trace) -> list[tuple[str, list[str]]]:
-    """(canonical name, canonical parent names) per step: the DAG independent of id schemes."""
-    names = canonical(trace)
-    return [(names[s.id], [names[p] for p in s.parents]) for s in trace.steps]
-
-
-def assert_weather_dag(trace: Trace, *, exec_args: bool = True) -> None:
-    """The worked example parsed to the 8-step DAG of §8, with per-call usage and no roll-ups."""
-    StepDAG.from_trace(trace)
-    names = canonical(trace)
-    by_name = {names[s.id]: s for s in trace.steps}
-    assert shape(trace) == [(name, parents) for name, _, _, _, parents in WEATHER]
-    for name, tool, args, status, _ in WEATHER:
-        step = by_name[name]
-        assert step.tool == tool, name
-        assert step.status == status, name
-        if name.startswith("PARAMGEN") or (exec_args and name.startswith("EXEC")):
-            assert step.arguments == args, name
-        usage = WEATHER_USAGE.get(name)
-        assert (step.usage.input_tokens, step.usage.output_tokens) == usage if usage else step.usage is None, name
-    assert by_name["TOOLSEL1"].output == "get_weather"
-    assert by_name["PARAMGEN2"].output == ARGS2
-    assert by_name["EXEC1"].error is not None and by_name["EXEC1"].error.type == "TimeoutError"
-    assert by_name["EXEC1"].tool_call_id == by_name["PARAMGEN1"].tool_call_id
-    assert by_name["PLAN1"].output.startswith("Plan:")
-    assert "sunny" in by_name["SYNTH1"].output
-    assert [names[s.id] for s in trace.steps if s.is_final] == ["SYNTH1"]
-    total = sum((s.usage for s in trace.steps if s.usage), Usage())
-    assert (total.input_tokens, total.output_tokens) == (870, 107)
-    assert trace.task == USER
-    assert all(s.start_time is not None and s.start_time.tzinfo is not None for s in trace.steps)
-
-
-# -- fuzzing helpers shared by the reader tests ------------------------------------------------------
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside nested JSON."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found += paths(inner, prefix + (key,))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            found += paths(inner, prefix + (index,))
-    return found
-
-
-def replaced(value: Any, path: tuple, new: Any) -> Any:
-    """A copy of nested JSON with the value at ``path`` replaced."""
-    if not path:
-        return new
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = replaced(value[path[0]], path[1:], new)
-    return copy
-
 
 # -- the worked example through RawSpans ------------------------------------------------------------
 

@@ -8,13 +8,18 @@ which goes through the same lazy loading.
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agenteval.errors import TraceError
-from agenteval.formats.base import Document, FormatReader, describe_validation_error, load_document
+from agenteval.formats.base import Document, FormatReader, describe_validation_error, json_lines, load_document
 from agenteval.models import InputError, Trace
+
+if TYPE_CHECKING:
+    from agenteval.formats.otlp_logs import LogEvents
 
 __all__ = [
     "BUILTIN_FORMATS",
@@ -42,6 +47,8 @@ BUILTIN_FORMATS: dict[str, str] = {
 }
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval")
+_HEAD = 3
+"""How many records of a file tell an OTLP logs companion."""
 
 
 def _entry_point_formats() -> dict[str, str]:
@@ -80,6 +87,9 @@ class ParsedFile:
 def read_file(path: Path, format: str = "auto") -> ParsedFile:
     """Read every trace in one file.
 
+    A file of OTLP JSON Lines (what OpenTelemetry file exporters write) is decoded line by line and never
+    held whole; the traces, format and errors are the same as for any other file.
+
     Args:
         path: the file.
         format: a registered format name, or "auto" to detect it from the content.
@@ -88,7 +98,7 @@ def read_file(path: Path, format: str = "auto") -> ParsedFile:
         TraceError: the file is missing, is not JSON / JSON Lines, matches no format, or does not
             validate; the message names the file.
     """
-    return parse_document(path, load_document(path), format)
+    return _read_streaming(path, format) or parse_document(path, load_document(path), format)
 
 
 def parse_document(path: Path, document: Document, format: str = "auto") -> ParsedFile:
@@ -105,10 +115,21 @@ def parse_document(path: Path, document: Document, format: str = "auto") -> Pars
             )
     else:
         reader = get_reader(format)
-    traces = reader.parse(document, source)
+    return _parsed(path, reader.name, reader.parse(document, source))
+
+
+def _parsed(path: Path, format: str, traces: list[Trace]) -> ParsedFile:
     if not traces:
-        raise TraceError("no traces in file", source=source)
-    return ParsedFile(path=path, format=reader.name, traces=traces)
+        raise TraceError("no traces in file", source=str(path))
+    return ParsedFile(path=path, format=format, traces=traces)
+
+
+def _read_streaming(path: Path, format: str, events: LogEvents | None = None) -> ParsedFile | None:
+    """An OTLP/JSON Lines file read line by line, never held whole; None for any other file."""
+    from agenteval.formats._otlp_stream import read_otlp_lines
+
+    found = read_otlp_lines(path, format, events)
+    return None if found is None else _parsed(path, *found)
 
 
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[TraceError]]:
@@ -137,38 +158,101 @@ def read_paths(paths: Iterable[Path], format: str = "auto") -> tuple[list[Parsed
     OpenTelemetry log files (``resourceLogs``) given alongside span files are companions, not traces:
     exporters write message content there, apart from the spans, so their records are joined to the
     spans they belong to (by trace and span id) before the span files are parsed.
+
+    Only companions and files that are not JSON Lines are loaded up front (a file must be parsed to
+    know it is a companion); a JSON Lines trace file is read when its turn comes, so one file's JSON
+    is held at a time. Errors list missing paths, then unreadable files, then files that do not parse,
+    each in file order.
     """
     if format != "auto":
         get_reader(format)
     files, missing = expand_paths(paths)
     errors = [InputError(source=e.source or "", message=e.message) for e in missing]
-    documents: list[tuple[Path, Document]] = []
+    unreadable: dict[int, InputError] = {}
+    pending: list[tuple[int, Path, Document | None]] = []
     companions: list[Document] = []
-    for path in files:
-        try:
-            document = load_document(path)
-        except TraceError as exc:
-            errors.append(InputError(source=exc.source or str(path), message=exc.message))
+    for index, path in enumerate(files):
+        head = _json_lines_head(path)
+        if head is not None and not _is_otlp_logs(Document(head, json_lines=True)):
+            pending.append((index, path, None))
             continue
-        (companions.append(document) if _is_otlp_logs(document) else documents.append((path, document)))
-    parsed = []
-    for path, document in documents:
+        document = _load(path, index, unreadable)
+        if document is not None:
+            (companions.append(document) if _is_otlp_logs(document) else pending.append((index, path, document)))
+    join = bool(companions) and format in ("auto", "otel", "openinference")
+    events = _companion_events(companions) if join else None
+    stream = events is not None or not join  # else each span file is loaded and joined whole, as it reports
+    parsed: list[ParsedFile] = []
+    failed: list[InputError] = []
+    for index, path, document in pending:
         try:
-            if companions and format in ("auto", "otel", "openinference"):
+            if document is None:
+                streamed = _read_streaming(path, format, events) if stream else None
+                if streamed is not None:
+                    parsed.append(streamed)
+                    continue
+                document = _load(path, index, unreadable)
+                if document is None:
+                    continue
+            if join:
                 document = _join_companions(document, companions, str(path))
             parsed.append(parse_document(path, document, format))
         except TraceError as exc:
-            errors.append(InputError(source=exc.source or str(path), message=exc.message))
-    return parsed, errors
+            failed.append(_input_error(exc, path))
+    return parsed, errors + [unreadable[i] for i in sorted(unreadable)] + failed
+
+
+def _input_error(exc: TraceError, path: Path) -> InputError:
+    return InputError(source=exc.source or str(path), message=exc.message)
+
+
+def _load(path: Path, index: int, unreadable: dict[int, InputError]) -> Document | None:
+    """The file's document, or None with its error noted under its position among the files."""
+    try:
+        return load_document(path)
+    except TraceError as exc:
+        unreadable[index] = _input_error(exc, path)
+        return None
+
+
+def _json_lines_head(path: Path) -> list[Any] | None:
+    """The first records of a JSON Lines file, reading no further; None for any other file."""
+    values = json_lines(path)
+    if values is None:
+        return None
+    try:
+        return list(itertools.islice(values, _HEAD))
+    except TraceError:
+        return None  # loaded whole, it reports the problem
+    finally:
+        values.close()
+
+
+def _companion_events(companions: list[Document]) -> LogEvents | None:
+    """The log records of every companion by span, in companion order; None when one does not decode
+    (then each span file is joined the ordinary way, which reports it)."""
+    from agenteval.formats.otlp_logs import log_events
+
+    merged: LogEvents = {}
+    try:
+        for logs in companions:
+            for key, events in log_events(logs).items():
+                merged.setdefault(key, []).extend(events)
+    except TraceError:
+        return None
+    return merged
 
 
 def _is_otlp_logs(document: Document) -> bool:
     items = document.items()
-    return bool(items) and all(isinstance(i, dict) and "resourceLogs" in i and "resourceSpans" not in i for i in items[:3])
+    return bool(items) and all(
+        isinstance(i, dict) and "resourceLogs" in i and "resourceSpans" not in i for i in items[:_HEAD]
+    )
 
 
 def _join_companions(document: Document, companions: list[Document], source: str) -> Document:
-    from agenteval.formats.otlp import is_otlp, join_logs
+    from agenteval.formats.otlp import is_otlp
+    from agenteval.formats.otlp_logs import join_logs
 
     if not is_otlp(document):
         return document

@@ -10,10 +10,11 @@ totals (``totalCost``, ``latency``) and usage on AGENT/CHAIN/SPAN observations a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from agenteval.errors import TraceError
-from agenteval.formats.base import Document, FormatReader
+from agenteval.formats.base import Document, FormatReader, collect_traces
 from agenteval.formats.langchain import (
     error_info,
     fields_of,
@@ -28,11 +29,11 @@ from agenteval.formats.otlp import (
     SpanRecord,
     as_dict,
     as_list,
+    by_trace,
     get,
-    group_by_trace,
     is_otlp,
+    iter_records,
     raw_spans,
-    records,
 )
 from agenteval.formats.spans import (
     Msg,
@@ -44,7 +45,7 @@ from agenteval.formats.spans import (
 )
 from agenteval.models import ErrorInfo, Tool, Trace
 
-__all__ = ["READER", "detect", "parse"]
+__all__ = ["READER", "detect", "parse", "parse_spans"]
 
 TYPES = ("SPAN", "GENERATION", "EVENT", "TOOL", "AGENT", "CHAIN", "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL")
 _KINDS = {"GENERATION": "llm", "TOOL": "tool", "AGENT": "agent", "CHAIN": "chain", "SPAN": "chain"}
@@ -111,11 +112,11 @@ def _from_span(rec: SpanRecord) -> dict[str, Any]:
     }
 
 
-def _groups(document: Document) -> list[tuple[str, dict[str, Any], list[Any]]]:
-    """(trace id, trace record or {}, observations) per trace, in file order."""
+def _groups(document: Document) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
+    """(trace id, trace record or {}, observations) per trace, in file order (read at the first ``next``)."""
     if is_otlp(document):
-        spans = group_by_trace(records(document))
-        return [(tid, _otlp_trace(recs), [_from_span(r) for r in recs]) for tid, recs in spans.items()]
+        yield from _span_groups(by_trace(iter_records(document.items())))
+        return
     groups: dict[str, tuple[dict[str, Any], list[Any]]] = {}
     loose: list[Any] = []
     for n, item in enumerate(_items(document)):
@@ -135,7 +136,14 @@ def _groups(document: Document) -> list[tuple[str, dict[str, Any], list[Any]]]:
         obs = as_dict(obs, f"observation #{n}")
         trace_id = ident(get(obs, "traceId")) or ""
         groups.setdefault(trace_id, ({}, []))[1].append(obs)
-    return [(tid, record, observations) for tid, (record, observations) in groups.items()]
+    for tid, (record, observations) in groups.items():
+        yield tid, record, observations
+
+
+def _span_groups(traces: Iterable[tuple[str, list[SpanRecord]]]) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
+    """The OTLP spans of the Langfuse SDK as (trace id, trace record, observations), one trace at a time."""
+    for trace_id, recs in traces:
+        yield trace_id, _otlp_trace(recs), [_from_span(r) for r in recs]
 
 
 def _otlp_trace(recs: list[SpanRecord]) -> dict[str, Any]:
@@ -294,11 +302,16 @@ def parse(document: Document, source: str) -> list[Trace]:
         TraceError: an observation is not an object, lacks an id, or has a malformed time or token count;
             the message names the trace or observation and the field.
     """
-    try:
-        traces = [_trace(tid, record, observations) for tid, record, observations in _groups(document)]
-    except TraceError as exc:
-        raise TraceError(exc.message, source=source) from None
-    return [t for t in traces if t is not None]
+    return collect_traces((_trace(*group) for group in _groups(document)), source)
+
+
+def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+    """Read every trace from the decoded OTLP spans of the Langfuse SDK (see ``FormatReader.parse_spans``).
+
+    Raises:
+        TraceError: as :func:`parse`.
+    """
+    return collect_traces((_trace(*group) for group in _span_groups(traces)), source)
 
 
 READER = FormatReader(
@@ -306,4 +319,5 @@ READER = FormatReader(
     description="Langfuse traces with observations (API or UI exports) or lists of observations",
     detect=detect,
     parse=parse,
+    parse_spans=parse_spans,
 )

@@ -8,23 +8,24 @@ JSON strings inside values are decoded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from agenteval.errors import TraceError
-from agenteval.formats.base import Document, FormatReader
+from agenteval.formats.base import Document, FormatReader, collect_traces
 from agenteval.formats.otel import has_openinference_spans, json_text, parse_message, tool_catalog
 from agenteval.formats.otlp import (
     Event,
     SpanRecord,
     as_dict,
     as_list,
+    by_trace,
     count,
     flatten,
-    group_by_trace,
     is_otlp,
+    iter_records,
     nanos,
     norm_id,
-    records,
     unflatten,
 )
 from agenteval.formats.spans import (
@@ -39,7 +40,7 @@ from agenteval.formats.spans import (
 )
 from agenteval.models import Trace, Usage
 
-__all__ = ["READER", "detect", "parse"]
+__all__ = ["READER", "detect", "parse", "parse_spans"]
 
 _KINDS = {"LLM": "llm", "TOOL": "tool", "AGENT": "agent", "CHAIN": "chain"}
 _OI_KINDS = {*_KINDS, "EMBEDDING", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT", "UNKNOWN"}
@@ -250,15 +251,20 @@ def parse(document: Document, source: str) -> list[Trace]:
     Raises:
         TraceError: malformed spans or attributes; the message names the trace, span and field.
     """
-    try:
-        if is_otlp(document):
-            recs = records(document)
-        else:
-            recs = [_phoenix_record(item, seq) for seq, item in enumerate(_phoenix_items(document))]
-        traces = [_trace(tid, group) for tid, group in group_by_trace(recs).items()]
-    except TraceError as exc:
-        raise TraceError(exc.message, source=source) from None
-    return [t for t in traces if t is not None]
+    if is_otlp(document):
+        spans: Iterable[SpanRecord] = iter_records(document.items())
+    else:
+        spans = (_phoenix_record(item, seq) for seq, item in enumerate(_phoenix_items(document)))
+    return parse_spans(by_trace(spans), source)
+
+
+def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+    """Read every trace from its decoded spans (see ``FormatReader.parse_spans``).
+
+    Raises:
+        TraceError: as :func:`parse`.
+    """
+    return collect_traces((_trace(tid, group) for tid, group in traces), source)
 
 
 READER = FormatReader(
@@ -266,4 +272,5 @@ READER = FormatReader(
     description="OpenInference spans: OTLP/JSON with openinference.span.kind, or a Phoenix REST span export",
     detect=detect,
     parse=parse,
+    parse_spans=parse_spans,
 )

@@ -10,15 +10,17 @@ OpenLLMetry. Spans without content are typed by structure.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from agenteval.errors import TraceError
-from agenteval.formats.base import Document, FormatReader
-from agenteval.formats.otlp import SpanRecord, count, group_by_trace, is_otlp, join_logs, raw_spans, records, unflatten
+from agenteval.formats.base import Document, FormatReader, collect_traces
+from agenteval.formats.otlp import SpanRecord, by_trace, count, is_otlp, iter_records, raw_spans, unflatten
+from agenteval.formats.otlp_logs import join_logs
 from agenteval.formats.spans import Msg, RawSpan, ToolCall, decode_args, decode_json, spans_to_trace
 from agenteval.models import Tool, Trace, Usage
 
-__all__ = ["READER", "detect", "join_logs", "json_text", "parse", "parse_message", "tool_catalog"]
+__all__ = ["READER", "detect", "join_logs", "json_text", "parse", "parse_message", "parse_spans", "tool_catalog"]
 
 _LLM_OPS = {"chat", "text_completion", "generate_content", "completion"}
 _KIND_BY_OP = {"execute_tool": "tool", "invoke_agent": "agent", "invoke_workflow": "chain"}
@@ -308,11 +310,16 @@ def parse(document: Document, source: str) -> list[Trace]:
     Raises:
         TraceError: malformed OTLP or GenAI attributes; the message names the trace, span and field.
     """
-    try:
-        traces = [_trace(tid, recs) for tid, recs in group_by_trace(records(document)).items()]
-    except TraceError as exc:
-        raise TraceError(exc.message, source=source) from None
-    return [t for t in traces if t is not None]
+    return parse_spans(by_trace(iter_records(document.items())), source)
+
+
+def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+    """Read every trace from its decoded spans (see ``FormatReader.parse_spans``).
+
+    Raises:
+        TraceError: as :func:`parse`.
+    """
+    return collect_traces((_trace(tid, recs) for tid, recs in traces), source)
 
 
 READER = FormatReader(
@@ -320,4 +327,5 @@ READER = FormatReader(
     description="OpenTelemetry GenAI spans as OTLP/JSON (a TracesData document, or JSON Lines from file exporters)",
     detect=detect,
     parse=parse,
+    parse_spans=parse_spans,
 )

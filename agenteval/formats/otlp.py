@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
+import functools
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ _MAX_DEPTH = 64
 _VALUE_KEYS = ("string", "bool", "int", "double", "array", "kvlist", "bytes")
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A span event (or a log record joined to its span)."""
 
@@ -33,7 +34,7 @@ class Event:
     attributes: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class SpanRecord:
     """One OTLP span with decoded values; conventions (GenAI, OpenInference) are read from it later."""
 
@@ -64,11 +65,17 @@ class SpanRecord:
         return ErrorInfo(type=str(etype) if etype else None, message=str(message))
 
 
+@functools.cache  # field names are a handful of constants; get() asks for them per span and value
+def snake_case(camel: str) -> str:
+    """The snake_case twin of a lowerCamelCase field name."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
 def get(obj: dict[str, Any], camel: str) -> Any:
     """A field by its lowerCamelCase name or its snake_case twin."""
     if camel in obj:
         return obj[camel]
-    return obj.get(re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower())
+    return obj.get(snake_case(camel))
 
 
 def as_list(value: Any, where: str) -> list[Any]:
@@ -250,8 +257,14 @@ def records(document: Document) -> list[SpanRecord]:
     Raises:
         TraceError: a record is not OTLP, or a span field has the wrong type (names the span and field).
     """
-    out: list[SpanRecord] = []
-    for number, batch in enumerate(document.items(), 1):
+    return list(iter_records(document.items()))
+
+
+def iter_records(batches: Iterable[Any]) -> Iterator[SpanRecord]:
+    """The spans of a stream of ``TracesData`` values (the records of a document, or the lines of a file
+    as they are read), decoded one at a time; numbering and errors as in :func:`records`."""
+    seq = 0
+    for number, batch in enumerate(batches, 1):
         where = f"record {number}"
         batch = as_dict(batch, where)
         resources = get(batch, "resourceSpans")
@@ -263,16 +276,32 @@ def records(document: Document) -> list[SpanRecord]:
             for scope in as_list(scopes, f"{where}: scopeSpans"):
                 scope = as_dict(scope, f"{where}: scopeSpans item")
                 for span in as_list(scope.get("spans"), f"{where}: spans"):
-                    out.append(_span(span, len(out)))
-    return out
+                    yield _span(span, seq)
+                    seq += 1
 
 
-def group_by_trace(spans: list[SpanRecord]) -> dict[str, list[SpanRecord]]:
+def group_by_trace(spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
     """Spans per trace id, traces in order of first appearance (resources and lines may split a trace)."""
     grouped: dict[str, list[SpanRecord]] = {}
     for span in spans:
         grouped.setdefault(span.trace_id, []).append(span)
     return grouped
+
+
+def by_trace(spans: Iterable[SpanRecord]) -> Iterator[tuple[str, list[SpanRecord]]]:
+    """(trace id, spans) as :func:`group_by_trace` groups them, handed out one trace at a time.
+
+    ``spans`` is read (and any decoding error raised) at the first ``next``; a trace's spans are held
+    only until the next trace is asked for.
+    """
+    yield from drain(group_by_trace(spans))
+
+
+def drain(grouped: dict[str, list[SpanRecord]]) -> Iterator[tuple[str, list[SpanRecord]]]:
+    """The traces of a grouping in order, each taken out of ``grouped`` as it is handed out, so that its
+    spans can be freed once its trace is built."""
+    for trace_id in list(grouped):
+        yield trace_id, grouped.pop(trace_id)
 
 
 def flatten(value: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -318,39 +347,3 @@ def _listify(node: Any) -> Any:
     if node and all(k.isdigit() for k in node):
         return [node[k] for k in sorted(node, key=int)]
     return node
-
-
-def join_logs(spans: Document, logs: Document) -> Document:
-    """Attach the log records of a companion OTLP logs file to their spans as span events.
-
-    Default GenAI content capture writes messages as log records in a separate file (§10); after the
-    join, each record is an event named by its ``eventName`` / ``event.name`` whose attributes hold the
-    record's attributes plus its decoded body under ``gen_ai.event.body``.
-
-    Raises:
-        TraceError: the logs document is not OTLP logs.
-    """
-    by_span: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
-    for number, batch in enumerate(logs.items(), 1):
-        where = f"log record {number}"
-        for resource in as_list(get(as_dict(batch, where), "resourceLogs"), f"{where}: resourceLogs"):
-            for scope in as_list(get(as_dict(resource, where), "scopeLogs"), f"{where}: scopeLogs"):
-                for log in as_list(get(as_dict(scope, where), "logRecords"), f"{where}: logRecords"):
-                    log = as_dict(log, where)
-                    attrs = attributes(log.get("attributes"), where)
-                    body = any_value(log.get("body"), f"{where}: body")
-                    event = {
-                        "name": get(log, "eventName") or attrs.get("event.name") or "",
-                        "timeUnixNano": get(log, "timeUnixNano") or get(log, "observedTimeUnixNano"),
-                        "attributes": {**attrs, "gen_ai.event.body": body},
-                    }
-                    key = (norm_id(get(log, "traceId"), 16, where), norm_id(get(log, "spanId"), 8, where))
-                    by_span.setdefault(key, []).append(event)
-    data = copy.deepcopy(spans.data)
-    joined = Document(data, spans.json_lines)
-    for span in raw_spans(joined):
-        key = (norm_id(get(span, "traceId"), 16, "span"), norm_id(get(span, "spanId"), 8, "span"))
-        if key in by_span:
-            events = span.get("events") if isinstance(span.get("events"), list) else []
-            span["events"] = events + by_span[key]
-    return joined
