@@ -12,6 +12,7 @@ from agenteval.cli import (
     EXIT_FAILURES,
     DbOption,
     _out,
+    _err,
     _print_error,
     _print_json,
     _progress_bar,
@@ -50,6 +51,7 @@ def eval_command(
     """Evaluate traces, store them as a run, and print a summary."""
     from agenteval.evaluate import run_evaluation
     from agenteval.reports.json_report import run_json
+    from agenteval.reports.summary import summarize
     from agenteval.reports.terminal import render_run
 
     with user_errors():
@@ -65,6 +67,13 @@ def eval_command(
         _print_json(run_json(result))
     else:
         render_run(result, _out())
+    summary = summarize(result)
+    if summary.judge_errors and not summary.judged_by_model:
+        # Not one step judged: the judge is unreachable or misconfigured. The run is stored anyway.
+        _print_error(f"judge {result.judge} could not judge any step ({summary.judge_errors} judge errors): {summary.first_judge_error}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if summary.judge_errors:
+        _err().print(f"[yellow]Warning:[/] {summary.judge_errors} steps could not be judged (judge_error), e.g.: {summary.first_judge_error}", highlight=False, soft_wrap=True)
     if result.input_errors:
         raise typer.Exit(EXIT_BAD_INPUT)
     if fail_on_failures and any(not r.passed for r in result.results):

@@ -21,6 +21,8 @@ class RunSummary:
     judged: int = 0
     not_assessed: int = 0
     judge_errors: int = 0
+    judged_by_model: int = 0
+    first_judge_error: str | None = None
     direct: int = 0
     cascade: int = 0
     llm_calls_saved: int = 0
@@ -48,6 +50,7 @@ def summarize(run: Run) -> RunSummary:
             judgment = verdict.judgment
             if verdict.verdict == "judge_error":
                 summary.judge_errors += 1
+                summary.first_judge_error = summary.first_judge_error or verdict.reason
             elif verdict.verdict == "skipped":
                 summary.not_assessed += 1
             else:
@@ -58,6 +61,7 @@ def summarize(run: Run) -> RunSummary:
                 summary.failures_by_type[verdict.type.value] += 1
                 summary.failures_by_code[verdict.failure_code or "uncoded"] += 1
             if judgment is not None:
+                summary.judged_by_model += judgment.judge != "rules" and judgment.error is None and judgment.score is not None
                 summary.llm_calls_saved += bool(judgment.details.get("llm_call_saved"))
                 summary.cached += judgment.cached
                 summary.cost_usd += judgment.cost_usd or 0.0
