@@ -2,7 +2,8 @@
 
 This is the only module that imports ``duckdb``. A store is one database file (by default
 ``.agenteval/agenteval.duckdb`` under the working directory) whose schema is built by named,
-forward-only migrations applied on open and recorded in ``schema_migrations``.
+forward-only migrations (SQL in ``agenteval._schema``) applied on open and recorded in
+``schema_migrations``.
 
 Each trace result is written in its own transaction, so an interrupted run keeps every trace it
 finished. The full ``TraceResult`` JSON is kept for exact reloads; the flat tables (steps, judgments,
@@ -22,6 +23,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
+from agenteval._schema import JUDGMENT_COLUMNS, MIGRATIONS, ROOT_CAUSE_COLUMNS, STEP_COLUMNS, VERDICT_COLUMNS
 from agenteval.config import DEFAULT_DB
 from agenteval.errors import StoreError
 from agenteval.models import InputError, Judgment, Run, TraceResult
@@ -29,45 +31,6 @@ from agenteval.portable import read_jsonl, run_from_records, run_records, write_
 
 # Multi-row INSERTs are chunked so one huge trace does not become one enormous statement.
 _ROWS_PER_INSERT = 256
-
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "m001_initial",
-        """
-        CREATE SEQUENCE row_seq;
-        CREATE TABLE runs (
-            id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
-            judge VARCHAR NOT NULL, config JSON NOT NULL, git_commit VARCHAR, version VARCHAR NOT NULL,
-            seq BIGINT NOT NULL DEFAULT nextval('row_seq'));
-        CREATE TABLE traces (
-            run_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, source VARCHAR, format VARCHAR,
-            status VARCHAR NOT NULL, judge VARCHAR NOT NULL, result JSON NOT NULL,
-            seq BIGINT NOT NULL DEFAULT nextval('row_seq'));
-        CREATE TABLE steps (
-            run_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, step_id VARCHAR NOT NULL,
-            position INTEGER NOT NULL, type VARCHAR NOT NULL, parents VARCHAR[] NOT NULL, agent VARCHAR,
-            tool VARCHAR, status VARCHAR NOT NULL, model VARCHAR, input_tokens BIGINT, output_tokens BIGINT);
-        CREATE TABLE judgments (
-            run_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, step_id VARCHAR NOT NULL,
-            judge VARCHAR NOT NULL, score DOUBLE, assessed BOOLEAN NOT NULL, reason VARCHAR,
-            failure_code VARCHAR, error VARCHAR, rubric_version VARCHAR, model VARCHAR,
-            input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, cached BOOLEAN NOT NULL,
-            decisive BOOLEAN NOT NULL);
-        CREATE TABLE verdicts (
-            run_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, step_id VARCHAR NOT NULL,
-            type VARCHAR NOT NULL, verdict VARCHAR NOT NULL, score DOUBLE, threshold DOUBLE,
-            failure_code VARCHAR, upstream_failures VARCHAR[] NOT NULL);
-        CREATE TABLE root_causes (
-            run_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, step_id VARCHAR NOT NULL,
-            algorithm VARCHAR NOT NULL, chain VARCHAR[] NOT NULL, failure_code VARCHAR, agent VARCHAR);
-        CREATE TABLE input_errors (
-            run_id VARCHAR NOT NULL, source VARCHAR NOT NULL, message VARCHAR NOT NULL,
-            seq BIGINT NOT NULL DEFAULT nextval('row_seq'));
-        CREATE TABLE judge_cache (
-            key VARCHAR PRIMARY KEY, judgment JSON NOT NULL, created_at TIMESTAMP NOT NULL);
-        """,
-    ),
-)
 
 
 class RunSummary(BaseModel):
@@ -212,10 +175,10 @@ class Store:
                 "traces", ("run_id", "trace_id", "source", "format", "status", "judge", "result"),
                 [(run_id, tid, result.source, result.format, result.status, result.judge, result.model_dump_json())],
             )
-            self._insert("steps", _STEP_COLUMNS, steps)
-            self._insert("judgments", _JUDGMENT_COLUMNS, judgments)
-            self._insert("verdicts", _VERDICT_COLUMNS, verdicts)
-            self._insert("root_causes", _ROOT_CAUSE_COLUMNS, roots)
+            self._insert("steps", STEP_COLUMNS, steps)
+            self._insert("judgments", JUDGMENT_COLUMNS, judgments)
+            self._insert("verdicts", VERDICT_COLUMNS, verdicts)
+            self._insert("root_causes", ROOT_CAUSE_COLUMNS, roots)
 
     def add_input_error(self, run_id: str, error: InputError) -> None:
         """Record an input of the run that could not be read."""
@@ -398,16 +361,6 @@ def read_run_file(path: Path) -> Run:
 def _sql_string(value: str) -> str:
     # COPY ... TO takes no bound parameter for the file name.
     return "'" + value.replace("'", "''") + "'"
-
-
-_STEP_COLUMNS = ("run_id", "trace_id", "step_id", "position", "type", "parents", "agent", "tool", "status",
-                 "model", "input_tokens", "output_tokens")
-_JUDGMENT_COLUMNS = ("run_id", "trace_id", "step_id", "judge", "score", "assessed", "reason", "failure_code",
-                     "error", "rubric_version", "model", "input_tokens", "output_tokens", "cost_usd", "cached",
-                     "decisive")
-_VERDICT_COLUMNS = ("run_id", "trace_id", "step_id", "type", "verdict", "score", "threshold", "failure_code",
-                    "upstream_failures")
-_ROOT_CAUSE_COLUMNS = ("run_id", "trace_id", "step_id", "algorithm", "chain", "failure_code", "agent")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ LAYERS = [
     ("models", "_resources", "policy"),
     ("dag", "rubrics", "taxonomy", "config", "secrets"),
     ("formats", "judges", "propagation", "attribution", "compare", "gate", "metrics", "calibrate", "datasets", "testing"),
-    ("evaluate", "store", "reports", "benchmark", "gating", "portable"),
+    ("evaluate", "store", "_schema", "reports", "benchmark", "gating", "portable"),
     ("cli", "__main__", "__init__"),
 ]
 #: Outside libraries that may be imported only by these modules.

@@ -27,8 +27,6 @@ Mapping (the spec's rules S3 and D1-D4, R3):
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,98 +35,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from agenteval.errors import TraceError
+from agenteval.formats._chat_messages import ROLES, content_text, is_parts, tool_calls, tool_catalog, tool_error
 from agenteval.formats.base import Document, FormatReader, describe_validation_error
-from agenteval.models import ErrorInfo, Step, StepType, Tool, Trace
-
-_ERROR_START = re.compile(r"^\s*(?:error\b|traceback\b|exception\b)", re.IGNORECASE)
-_ERROR_TYPE = re.compile(r"^\s*(?i:error:\s*)?([A-Za-z_][\w.]*(?:Error|Exception|Timeout))\b")
-_ROLES = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "human": "user",
-    "assistant": "assistant",
-    "tool": "tool",
-    "function": "tool",
-}
-
-
-def _text(content: Any) -> str:
-    """The visible text of a message's content (a string, null, or a list of parts)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict):
-                text = part.get("text")
-                if isinstance(text, dict):  # Responses-style {"text": {"value": ...}}
-                    text = text.get("value")
-                if isinstance(text, str):
-                    parts.append(text)
-                elif isinstance(part.get("refusal"), str):
-                    parts.append(part["refusal"])
-        return "\n".join(parts)
-    return json.dumps(content, default=str)
-
-
-def _parse_arguments(raw: Any) -> Any:
-    """Tool arguments as parsed JSON when they are a JSON string; anything else as given."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw
-
-
-def _tool_error(content: Any) -> ErrorInfo | None:
-    """The error a tool result reports, by the heuristics of §4.6; None when it looks fine."""
-    text = _text(content) if not isinstance(content, dict) else ""
-    payload: Any = content if isinstance(content, dict) else None
-    if payload is None and text.lstrip().startswith("{"):
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError:
-            payload = None
-    if isinstance(payload, dict) and payload.get("error"):
-        error = payload["error"]
-        if isinstance(error, dict):
-            return ErrorInfo(type=error.get("type"), message=str(error.get("message", error)))
-        return ErrorInfo(message=str(error))
-    if _ERROR_START.match(text) or text.lstrip().startswith("ERROR:"):
-        match = _ERROR_TYPE.match(text)
-        return ErrorInfo(type=match.group(1) if match else None, message=text.strip()[:2000])
-    return None
-
-
-@dataclass
-class _Call:
-    """One tool call of an assistant message."""
-
-    id: str | None
-    name: str | None
-    raw_arguments: Any
-    arguments: Any
-
-
-def _calls(message: Mapping[str, Any]) -> list[_Call]:
-    calls = []
-    for call in message.get("tool_calls") or []:
-        if not isinstance(call, dict):
-            continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else call
-        raw = function.get("arguments", function.get("input"))
-        calls.append(_Call(call.get("id"), function.get("name"), raw, _parse_arguments(raw)))
-    legacy = message.get("function_call")
-    if isinstance(legacy, dict) and not calls:
-        raw = legacy.get("arguments")
-        calls.append(_Call(None, legacy.get("name"), raw, _parse_arguments(raw)))
-    return calls
+from agenteval.models import Step, StepType, Trace
 
 
 @dataclass
@@ -160,7 +69,7 @@ def _step_id(index: int, role: str | None, j: int) -> str:
 def _is_synth(messages: Sequence[Mapping[str, Any]], position: int) -> bool:
     """S3b: text-only assistant output is an answer when a user turn follows or nothing else does."""
     for later in messages[position + 1 :]:
-        role = _ROLES.get(str(later.get("role", "")).lower())
+        role = ROLES.get(str(later.get("role", "")).lower())
         if role == "user":
             return True
         if role in ("assistant", "tool"):
@@ -172,9 +81,9 @@ def _assistant(
     b: _Builder, message: Mapping[str, Any], index: int, messages: Sequence[Mapping[str, Any]], position: int
 ) -> None:
     agent = message.get("name") or "assistant"
-    text = _text(message.get("content"))
+    text = content_text(message.get("content"))
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    calls = _calls(message)
+    calls = tool_calls(message)
     inputs = list(b.arrived) or ([b.last_llm_step] if b.last_llm_step else [])
     meta = {"message_index": index}
     common = {"agent": agent, "model": b.model}
@@ -267,7 +176,7 @@ def _tool(b: _Builder, message: Mapping[str, Any], index: int) -> None:
             parents = [b.steps[-1].id] if b.steps else []
             meta["invoked_by"] = "code"
     content = message.get("content")
-    error = _tool_error(content)
+    error = tool_error(content)
     if error is not None:
         meta["status_inferred"] = True
     step = b.add(
@@ -275,7 +184,7 @@ def _tool(b: _Builder, message: Mapping[str, Any], index: int) -> None:
         type=StepType.EXEC,
         parents=parents,
         input=producer.arguments if producer is not None else None,
-        output=content if isinstance(content, (dict, list)) and not _is_parts(content) else _text(content),
+        output=content if isinstance(content, (dict, list)) and not is_parts(content) else content_text(content),
         tool=name or (producer.tool if producer is not None else None),
         arguments=producer.arguments if producer is not None else None,
         tool_call_id=call_id or (producer.tool_call_id if producer is not None else None),
@@ -286,31 +195,6 @@ def _tool(b: _Builder, message: Mapping[str, Any], index: int) -> None:
     if step.tool_call_id:
         b.executed[step.tool_call_id] = step.id
     b.arrived.append(step.id)
-
-
-def _is_parts(content: Any) -> bool:
-    return isinstance(content, list) and all(isinstance(p, dict) and "type" in p for p in content)
-
-
-def _tools(tools: Iterable[Any] | None) -> list[Tool]:
-    catalog = []
-    for spec in tools or []:
-        if isinstance(spec, Tool):
-            catalog.append(spec)
-            continue
-        if not isinstance(spec, dict):
-            continue
-        function = spec.get("function") if isinstance(spec.get("function"), dict) else spec
-        if not function.get("name"):
-            continue
-        catalog.append(
-            Tool(
-                name=function["name"],
-                description=function.get("description") or "",
-                parameters=function.get("parameters") or function.get("input_schema"),
-            )
-        )
-    return catalog
 
 
 def messages_to_trace(
@@ -357,7 +241,7 @@ def _messages_to_trace(
         index = position + index_base
         if not isinstance(message, dict):
             raise TraceError(f"trace {trace_id}: message {index}: expected an object, got {type(message).__name__}")
-        role = _ROLES.get(str(message.get("role", "")).lower())
+        role = ROLES.get(str(message.get("role", "")).lower())
         if role is None:
             raise TraceError(f"trace {trace_id}: message {index}: unknown role {message.get('role')!r}")
         meta = {"message_index": index}
@@ -371,7 +255,7 @@ def _messages_to_trace(
                 type=StepType.USER,
                 parents=[builder.last_llm_step] if builder.last_llm_step else [],
                 agent=message.get("name") or "user",
-                output=_text(message.get("content")),
+                output=content_text(message.get("content")),
                 metadata=meta,
             )
             builder.arrived.append(step.id)
@@ -380,7 +264,7 @@ def _messages_to_trace(
                 id=str(index),
                 type=StepType.SYSTEM,
                 agent=message.get("name") or "system",
-                output=_text(message.get("content")),
+                output=content_text(message.get("content")),
                 metadata=meta,
             )
             builder.arrived.append(step.id)
@@ -392,7 +276,7 @@ def _messages_to_trace(
     return Trace(
         id=trace_id,
         task=task,
-        tools=_tools(tools),
+        tools=tool_catalog(tools),
         steps=builder.steps,
         metadata={"time_synthetic": True, **(metadata or {})},
     )
@@ -405,7 +289,7 @@ def _messages_to_trace(
 def _is_message(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and str(value.get("role", "")).lower() in _ROLES
+        and str(value.get("role", "")).lower() in ROLES
         and ("content" in value or "tool_calls" in value or "function_call" in value)
     )
 

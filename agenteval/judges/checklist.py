@@ -6,7 +6,8 @@ questions well. Each rubric metric lists atomic checks: yes/no questions, or a c
 constrained by a JSON schema (an enum, so a grammar-capable server can only emit a valid answer),
 and lets code do every comparison code can do: the chosen tool against the tool the model picked
 with the step's decision hidden, arguments against the tool's JSON Schema, the call's recorded
-status. A metric scores ``1 + 4 * weighted pass fraction``; the step scores its weakest metric.
+status (those decisions live in ``agenteval.judges._checklist_code``). A metric scores
+``1 + 4 * weighted pass fraction``; the step scores its weakest metric.
 """
 
 from __future__ import annotations
@@ -14,21 +15,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from agenteval.errors import AgentEvalError, JudgeError
-from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
-from agenteval.judges._numbers import texts_in
+from agenteval.judges._checklist_code import Decision, Facts, decide
 from agenteval.judges.base import JudgmentCache, StepContext
 from agenteval.judges.llm import CallNotStarted, JsonReply, LLMClient
 from agenteval.judges.llm_judge import DEFAULT_PRICES, NOT_JUDGED_MAX_COST, CostBudget, cost_usd
 from agenteval.judges.prompt import build_check_messages, check_choices
-from agenteval.models import Judgment, Step, StepType, Usage
+from agenteval.models import Judgment, Usage
 from agenteval.rubrics import Check, Metric, Rubric, RubricSet
 
 CHECKLIST_VERSION = "1"
@@ -83,23 +83,6 @@ def choice_model(choices: tuple[str, ...]) -> type[BaseModel]:
         __doc__="The one choice that answers the question.",
         answer=(Literal[choices], Field(description="Exactly one of the listed choices.")),  # type: ignore[valid-type]
     )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """An answer code worked out without a model.
-
-    Attributes:
-        answer: The answer (yes/no, or a choice); None when code knows the check fails without one.
-        note: What code saw, for the reason and the details.
-        code: A failure code more specific than the check's default.
-        applies: False when the check cannot apply to this step (it then does not count).
-    """
-
-    answer: str | None
-    note: str
-    code: str | None = None
-    applies: bool = True
 
 
 @dataclass
@@ -334,198 +317,16 @@ class ChecklistJudge:
 
 def _items(rubric: Rubric, ctx: StepContext) -> list[_Item]:
     """Every check of the rubric, decided by code where code can, else with its prompt ready."""
-    facts = _Facts(ctx)
+    facts = Facts(ctx)
     items = []
     for metric in rubric.metrics:
         for check in metric.checks:
             choices = tuple(dict.fromkeys(check_choices(check, ctx)))
             target = facts.chosen_tool if check.kind == "choice" else None
-            decided = _decide(check, choices, target, facts)
+            decided = decide(check, choices, target, facts)
             messages = None if decided else build_check_messages(check, rubric, ctx, choices)
             items.append(_Item(metric, check, choices, target, decided, messages))
     return items
-
-
-def _decide(check: Check, choices: tuple[str, ...], target: str | None, facts: _Facts) -> Decision | None:
-    """Code's answer to a check, or None when only a model can answer it."""
-    step_type = facts.step.type
-    if check.kind == "choice":
-        if not choices:
-            return Decision(None, "nothing to choose from (the trace lists no tools)", applies=False)
-        if target is None:
-            return Decision(None, "the step records no tool to compare with", applies=False)
-        if target not in choices:
-            code = "P3.1" if step_type is StepType.TOOLSEL else None
-            return Decision(None, f"the step's tool '{target}' is not one of the choices", code)
-        if len(choices) == 1:
-            return Decision(choices[0], "the only choice")
-        return None
-    if step_type in _EMPTY_WORD and facts.empty_output:
-        # Questions about an empty plan or answer either fail outright or have nothing to look at.
-        answer = _EMPTY.get((step_type, check.id))
-        return Decision(answer, f"the {_EMPTY_WORD[step_type]} is empty", applies=answer is not None)
-    decider = _DECIDERS.get((step_type, check.id))
-    return decider(facts) if decider is not None else None
-
-
-class _Facts:
-    """What code can tell about a step, each worked out once."""
-
-    def __init__(self, ctx: StepContext) -> None:
-        self.ctx = ctx
-        self.step = ctx.step
-
-    @cached_property
-    def chosen_tool(self) -> str | None:
-        """The step's tool; a TOOLSEL may record it as its output, other steps inherit it from a parent."""
-        own = _own_tool(self.step)
-        if own is not None or self.step.type is StepType.TOOLSEL:
-            return own
-        for parent in self.ctx.parents:
-            if parent.type in (StepType.TOOLSEL, StepType.PARAMGEN) and parent.tool:
-                return parent.tool
-        return None
-
-    @cached_property
-    def in_catalog(self) -> bool | None:
-        """Whether the chosen tool is in the catalog; None when there is no catalog or no tool."""
-        if not self.ctx.trace.tools or self.chosen_tool is None:
-            return None
-        return self.ctx.trace.tool(self.chosen_tool) is not None
-
-    @cached_property
-    def empty_output(self) -> bool:
-        return not "".join(texts_in(self.step.output)).strip()
-
-    @cached_property
-    def schema(self) -> dict[str, list[str]] | str:
-        """Schema violations by kind (required, types, unknown, format, unreadable), or why none can be known."""
-        if self.chosen_tool is None:
-            return "the step records no tool"
-        tool = self.ctx.trace.tool(self.chosen_tool)
-        if tool is None:
-            return "the tool is not in the catalog" if self.ctx.trace.tools else "the trace has no tool catalog"
-        if not tool.parameters:
-            return f"{tool.name} has no parameter schema"
-        raw = self.step.arguments if self.step.arguments is not None else self.step.output
-        if raw is None:
-            return "no arguments recorded"
-        arguments, problem = parse_arguments(raw)
-        kinds: dict[str, list[str]] = {"required": [], "types": [], "unknown": [], "format": [], "unreadable": []}
-        if problem:
-            kinds["unreadable"].append(problem)
-            return kinds
-        try:
-            violations = schema_violations(arguments, tool.parameters)
-        except InvalidSchemaError as exc:
-            return f"{tool.name}'s parameter schema is invalid: {exc}"
-        for phrase in violations:
-            if phrase.startswith("missing required"):
-                kinds["required"].append(phrase)
-            elif " is not of type " in phrase:
-                kinds["types"].append(phrase)
-            elif phrase.startswith("unknown parameter") or "Additional properties" in phrase:
-                kinds["unknown"].append(phrase)
-            else:
-                kinds["format"].append(phrase)
-        return kinds
-
-
-def _schema_check(kind: str, fail_answer: str) -> Callable[[_Facts], Decision]:
-    pass_answer = "yes" if fail_answer == "no" else "no"
-
-    def decide(facts: _Facts) -> Decision:
-        report = facts.schema
-        if isinstance(report, str):
-            return Decision(None, report, applies=False)
-        if report["unreadable"]:
-            # Unreadable arguments fail every schema check but "unknown names", which cannot be told.
-            return Decision(fail_answer, report["unreadable"][0], "E1.1", applies=kind != "unknown")
-        found = report[kind]
-        if found:
-            return Decision(fail_answer, summarise(found), "E1.1")
-        return Decision(pass_answer, "schema check passed")
-
-    return decide
-
-
-def _tool_in_catalog(facts: _Facts) -> Decision:
-    if facts.in_catalog is None:
-        why = "the trace has no tool catalog" if not facts.ctx.trace.tools else "the step records no tool"
-        return Decision(None, why, applies=False)
-    if facts.in_catalog:
-        return Decision("yes", f"'{facts.chosen_tool}' is in the catalog")
-    return Decision("no", f"'{facts.chosen_tool}' is not in the catalog", "P3.1")
-
-
-def _tool_matches_need(facts: _Facts) -> Decision | None:
-    if facts.in_catalog is False:
-        return Decision("no", f"'{facts.chosen_tool}' is not in the catalog, so it has no description", "P3.1")
-    return None
-
-
-def _tool_repeats_call(facts: _Facts) -> Decision | None:
-    # Only a model can tell "same purpose"; but with no earlier use of the tool the answer is no.
-    name = facts.chosen_tool
-    if name is None:
-        return None
-    earlier = facts.ctx.trace.steps[: facts.ctx.dag.position(facts.step.id)]
-    if any(_uses(s, name) for s in earlier):
-        return None
-    return Decision("no", f"no earlier step used {name}")
-
-
-def _uses(step: Step, name: str) -> bool:
-    return step.type in (StepType.TOOLSEL, StepType.EXEC) and _own_tool(step) == name
-
-
-def _own_tool(step: Step) -> str | None:
-    """The tool a step names; a TOOLSEL may record its pick as its output instead."""
-    if step.tool:
-        return step.tool
-    if step.type is StepType.TOOLSEL and isinstance(step.output, str) and step.output.strip():
-        return step.output.strip()
-    return None
-
-
-def _exec_no_error(facts: _Facts) -> Decision:
-    step = facts.step
-    error = ": ".join(p for p in (step.error.type, step.error.message) if p) if step.error else ""
-    if step.status == "timeout" or any(w in error.lower() for w in ("timeout", "timed out", "deadline exceeded")):
-        return Decision("no", f"the call timed out{': ' + error if error else ''}", "E2.2")
-    if step.failed_in_trace:
-        return Decision("no", error or f"status '{step.status}'", "E2.1")
-    return Decision("yes", "the trace records no error")
-
-
-def _exec_has_data(facts: _Facts) -> Decision | None:
-    # Whether a non-empty output is data or an error payload is for the model to read.
-    if facts.empty_output:
-        return Decision("no", f"the call returned nothing ({json.dumps(facts.step.output, default=str)})", "E2.3")
-    return None
-
-
-_DECIDERS: dict[tuple[StepType, str], Callable[[_Facts], Decision | None]] = {
-    (StepType.TOOLSEL, "tool_in_catalog"): _tool_in_catalog,
-    (StepType.TOOLSEL, "tool_matches_need"): _tool_matches_need,
-    (StepType.TOOLSEL, "tool_repeats_call"): _tool_repeats_call,
-    (StepType.PARAMGEN, "args_required_present"): _schema_check("required", "no"),
-    (StepType.PARAMGEN, "args_types_match"): _schema_check("types", "no"),
-    (StepType.PARAMGEN, "args_unknown_name"): _schema_check("unknown", "yes"),
-    (StepType.PARAMGEN, "args_format_ok"): _schema_check("format", "no"),
-    (StepType.EXEC, "exec_no_error"): _exec_no_error,
-    (StepType.EXEC, "exec_has_data"): _exec_has_data,
-}
-
-_EMPTY_WORD = {StepType.PLAN: "plan", StepType.SYNTH: "answer"}
-#: Answers code gives for an empty plan or answer; other checks of such a step do not apply.
-_EMPTY: dict[tuple[StepType, str], str] = {
-    (StepType.PLAN, "plan_has_actions"): "no",
-    (StepType.PLAN, "plan_covers_all_requests"): "no",
-    (StepType.SYNTH, "answer_empty_or_promise"): "yes",
-    (StepType.SYNTH, "answer_all_parts"): "no",
-    (StepType.SYNTH, "answer_on_task"): "no",
-}
 
 
 # ---- reporting -------------------------------------------------------------------------------
