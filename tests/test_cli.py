@@ -62,7 +62,7 @@ def test_eval_examples_finds_exactly_the_planted_failures(runner, tmp_path):
 def test_eval_summary_says_which_judge_ran(runner):
     result = invoke(runner, "eval", EXAMPLES)
     assert result.exit_code == 0
-    assert "judge: rules" in result.stdout and "no LLM endpoint configured" in result.stdout
+    assert "judge: rules" in result.stdout and "no judge model configured" in result.stdout
     assert "5 traces: 2 passed, 3 failed" in result.stdout
     assert "E2.1 tool_error" in result.stdout
 

@@ -43,7 +43,7 @@ def test_quickstart_command_runs_as_a_subprocess(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "judge: rules (deterministic, offline: no LLM" in done.stdout
+    assert "judge: rules (deterministic, offline: no" in done.stdout and "judge model configured)" in done.stdout
     assert "5 traces: 2 passed, 3 failed" in done.stdout
     for line in ("│ ticket-double-charge        │ failed │ pg2 (direct), ex2 (cascade)",
                  "│ analysis-q3-revenue         │ failed │ ex2 (direct), s1 (cascade)"):

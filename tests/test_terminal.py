@@ -35,7 +35,7 @@ def test_summary_counts():
 
 def test_render_run_mentions_judge_counts_and_codes():
     out = render(render_run, example_run())
-    assert "judge: rules (deterministic, offline: no LLM endpoint configured)" in out
+    assert "judge: rules (deterministic, offline: no judge model configured)" in out
     assert "5 traces: 2 passed, 3 failed" in out
     assert "43 agent steps: 37 judged, 3 direct and 4 cascade failures, 0 judge errors, 6 not assessed" in out
     assert "E1.1 schema_violation" in out and "P3.1 nonexistent_tool" in out

@@ -26,7 +26,7 @@ STATUS_STYLE = {"passed": "green", "failed": "bold red", "incomplete": "bold mag
 def judge_label(judge: str) -> str:
     """How a report names the judge; says so when the offline rules judge ran."""
     if judge == "rules":
-        return "rules (deterministic, offline: no LLM endpoint configured)"
+        return "rules (deterministic, offline: no judge model configured)"
     return judge
 
 
