@@ -24,7 +24,8 @@ from agenteval.dag import StepDAG
 from agenteval.datasets import load_dataset
 from agenteval.datasets.base import LabeledTrace
 from agenteval.errors import ConfigError
-from agenteval.judges.base import Judge, StepContext
+from agenteval.evaluate import judge_trace
+from agenteval.judges.base import Judge
 from agenteval.metrics import BenchReport, TracePrediction, evaluate
 from agenteval.models import Judgment, Step, StepType, StepVerdict
 from agenteval.propagation import DEFAULT_ROOT_CAUSE, ROOT_CAUSE_ALGORITHMS, classify, root_causes
@@ -50,17 +51,6 @@ def oracle_judgments(gold: LabeledTrace) -> dict[str, Judgment]:
     }
 
 
-async def _judge_all(
-    judge: Judge, dag: StepDAG, steps: Sequence[Step], limit: asyncio.Semaphore
-) -> dict[str, Judgment]:
-    async def one(step: Step) -> Judgment:
-        async with limit:
-            return await judge.judge_step(StepContext(dag.trace, dag, step))
-
-    found = await asyncio.gather(*(one(s) for s in steps))
-    return {j.step_id: j for j in found}
-
-
 async def _judgments(judge: Judge, dags: Mapping[str, StepDAG], final_only: bool) -> dict[str, dict[str, Judgment]]:
     limit = asyncio.Semaphore(CONCURRENCY)
     jobs = {}
@@ -68,7 +58,7 @@ async def _judgments(judge: Judge, dags: Mapping[str, StepDAG], final_only: bool
         steps = [s for s in dag.trace.steps if s.type.judged]
         if final_only:
             steps = _final_step(steps)
-        jobs[trace_id] = _judge_all(judge, dag, steps, limit)
+        jobs[trace_id] = judge_trace(dag.trace, dag, judge, limit, steps)
     results = await asyncio.gather(*jobs.values())
     return dict(zip(jobs, results))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +19,7 @@ from agenteval.dag import StepDAG
 from agenteval.errors import AgentEvalError, ConfigError
 from agenteval.formats import get_reader, read_paths
 from agenteval.judges.base import Judge, StepContext
-from agenteval.models import InputError, Judgment, Run, Trace, TraceResult
+from agenteval.models import InputError, Judgment, Run, Step, Trace, TraceResult
 from agenteval.propagation import ROOT_CAUSE_ALGORITHMS, classify, root_causes, trace_status
 from agenteval.secrets import mask_trace
 
@@ -61,9 +61,14 @@ def git_commit(directory: Path | None = None) -> str | None:
 
 
 async def judge_trace(
-    trace: Trace, dag: StepDAG, judge: Judge, steps_in_flight: asyncio.Semaphore | None = None
+    trace: Trace,
+    dag: StepDAG,
+    judge: Judge,
+    steps_in_flight: asyncio.Semaphore | None = None,
+    steps: Sequence[Step] | None = None,
 ) -> dict[str, Judgment]:
-    """Judge every agent step of a trace concurrently; non-agent steps are not sent to the judge.
+    """Judge a trace's agent steps (or the given ``steps``) concurrently; non-agent steps are not
+    sent to the judge.
 
     ``steps_in_flight`` bounds the steps being judged at once across traces, so each step's local
     work (rules, prompt building) happens just before its request instead of all of it up front,
@@ -71,11 +76,12 @@ async def judge_trace(
     """
     slots = steps_in_flight or asyncio.Semaphore(len(trace.steps) or 1)
 
-    async def one(step) -> Judgment:
+    async def one(step: Step) -> Judgment:
         async with slots:
             return await judge.judge_step(StepContext(trace, dag, step))
 
-    judgments = await asyncio.gather(*(one(s) for s in trace.steps if s.type.judged))
+    chosen = [s for s in trace.steps if s.type.judged] if steps is None else steps
+    judgments = await asyncio.gather(*(one(s) for s in chosen))
     return {j.step_id: j for j in judgments}
 
 

@@ -9,7 +9,7 @@ from agenteval.models import Run, Usage
 
 
 @dataclass
-class RunSummary:
+class RunTally:
     """What a run found, in numbers."""
 
     traces: int = 0
@@ -34,9 +34,9 @@ class RunSummary:
     root_causes_by_code: Counter = field(default_factory=Counter)
 
 
-def summarize(run: Run) -> RunSummary:
+def summarize(run: Run) -> RunTally:
     """Tally traces, verdicts, failure codes, root causes and judge cost of a run."""
-    summary = RunSummary(traces=len(run.results), input_errors=len(run.input_errors))
+    summary = RunTally(traces=len(run.results), input_errors=len(run.input_errors))
     for result in run.results:
         summary.passed += result.status == "passed"
         summary.failed += result.status == "failed"
