@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from agenteval.config import Settings
 from agenteval.dag import StepDAG
@@ -36,12 +37,17 @@ class Progress:
     on_error: Callable[[InputError], None] = lambda error: None
 
 
-class ResultSink:
-    """Where finished traces go; the store implements it (``start_run``, ``add_result``, ``add_input_error``)."""
+class ResultSink(Protocol):
+    """Where finished traces go; the store implements it."""
 
-    def start_run(self, run: Run) -> None: ...
-    def add_result(self, run_id: str, result: TraceResult) -> None: ...
-    def add_input_error(self, run_id: str, error: InputError) -> None: ...
+    def start_run(self, run: Run) -> None:
+        """Record a new run before any of its traces."""
+
+    def add_result(self, run_id: str, result: TraceResult) -> None:
+        """Record one finished trace."""
+
+    def add_input_error(self, run_id: str, error: InputError) -> None:
+        """Record an input that could not be read."""
 
 
 def new_run_id(now: datetime) -> str:
