@@ -102,6 +102,10 @@ class Step(_Model):
     model: str | None = Field(None, description="Model that produced the step.")
     attempts: int = Field(1, ge=1, description="Collapsed identical retries of the same call.")
     is_final: bool = Field(False, description="Whether this is the run's final answer.")
+    unrecorded: list[Literal["input", "output", "arguments"]] = Field(
+        default_factory=list,
+        description="Fields the source did not record (content capture off, redacted): evidence a judge cannot see.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Anything else from the source.")
 
     @field_validator("error", mode="before")
@@ -150,6 +154,12 @@ class Judgment(_Model):
     failure_code: str | None = Field(None, description="Taxonomy code of the failure, if any.")
     confidence: float | None = Field(None, ge=0, le=1, description="Judge's confidence, 0-1.")
     error: str | None = Field(None, description="Why the judge could not score the step (judge_error).")
+    not_assessable: str | None = Field(
+        None,
+        description="Why the trace lacks the evidence this step is judged on (content not recorded, redacted, "
+        "an unmapped span): the step is not_assessable, neither a failure nor a pass.",
+    )
+    flags: list[str] = Field(default_factory=list, description="Warnings about the step, e.g. judge_injection.")
     decisive: bool = Field(False, description="A proven hard failure that no other judge may overturn.")
     rubric_version: str | None = Field(None, description="Version of the rubric used.")
     model: str | None = Field(None, description="Judge model.")
@@ -159,7 +169,7 @@ class Judgment(_Model):
     details: dict[str, Any] = Field(default_factory=dict, description="Judge-specific extras (checks, disagreement).")
 
 
-Verdict = Literal["pass", "direct", "cascade", "judge_error", "skipped"]
+Verdict = Literal["pass", "direct", "cascade", "not_assessable", "judge_error", "skipped"]
 
 
 class StepVerdict(_Model):
@@ -167,13 +177,17 @@ class StepVerdict(_Model):
 
     step_id: str = Field(description="The step.")
     type: StepType = Field(description="Its type.")
-    verdict: Verdict = Field(description="pass, direct failure, cascade failure, judge_error or skipped.")
+    verdict: Verdict = Field(
+        description="pass, direct failure, cascade failure, not_assessable (the trace lacks the evidence), "
+        "judge_error (the judge could not score it) or skipped (not agent work, or not judged)."
+    )
     score: float | None = Field(None, description="Judge score, if any.")
     threshold: float | None = Field(None, description="Failure threshold of the step type.")
     failure_code: str | None = Field(None, description="Taxonomy code when failing.")
     reason: str = Field("", description="Judge's reason.")
     upstream_failures: list[str] = Field(default_factory=list, description="Failing ancestors (for cascades).")
     recovered: bool = Field(False, description="A failed tool call the agent retried successfully; does not fail the trace.")
+    flags: list[str] = Field(default_factory=list, description="Warnings about the step, e.g. judge_injection.")
     judgment: Judgment | None = Field(None, description="The judgment behind the verdict.")
 
     @property

@@ -31,7 +31,8 @@ def classify(
     """One verdict per step, in trace order.
 
     Steps that are not agent work, have no judgment, or were not assessed are ``skipped``; a
-    judgment carrying an error is ``judge_error`` (never a pass); the rest pass or fail on the
+    judgment carrying an error is ``judge_error`` (never a pass); one saying the trace lacks the
+    evidence is ``not_assessable`` (neither a failure nor a pass); the rest pass or fail on the
     threshold, and failures are split into direct and cascade by their failing ancestors. A failed
     tool call the agent recovered from (see :func:`recovered_failures`) keeps its verdict and is
     marked ``recovered``.
@@ -48,8 +49,12 @@ def classify(
             verdicts[step.id] = StepVerdict(verdict="skipped", reason=why, **base)
             continue
         base.update(score=judgment.score, reason=judgment.error or judgment.reason)
+        base["flags"] = list(judgment.flags)
         if judgment.error:
             verdicts[step.id] = StepVerdict(verdict="judge_error", **base)
+        elif judgment.not_assessable:
+            base["reason"] = judgment.not_assessable
+            verdicts[step.id] = StepVerdict(verdict="not_assessable", **base)
         elif judgment.score is None or not judgment.assessed:
             verdicts[step.id] = StepVerdict(verdict="skipped", **base)
         elif threshold is not None and judgment.score < threshold:
