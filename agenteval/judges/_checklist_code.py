@@ -109,7 +109,7 @@ class Facts:
         try:
             violations = schema_violations(arguments, tool.parameters)
         except InvalidSchemaError as exc:
-            return f"{tool.name}'s parameter schema is invalid: {exc}"
+            return f"{tool.name}'s parameter schema {exc.phrase}"
         for phrase in violations:
             if phrase.startswith("missing required"):
                 kinds["required"].append(phrase)

@@ -148,7 +148,7 @@ def judge_paramgen(ctx: StepContext) -> Judgment:
         try:
             violations = schema_violations(arguments, tool.parameters)
         except InvalidSchemaError as exc:
-            return _neutral(step, f"{name}'s parameter schema is invalid: {exc}", checks[:1])
+            return _neutral(step, f"{name}'s parameter schema {exc.phrase}", checks[:1])
     if violations:
         finding = _Finding(1.0, "E1.1", f"{name}: {summarise(violations)}", decisive=True)
         return _worst(step, checks, [finding])
