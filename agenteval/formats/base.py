@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from agenteval.errors import TraceError
+from agenteval.formats._archive import read_members
 from agenteval.models import Trace
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -48,20 +48,16 @@ class FormatReader:
 
 
 def _load_zip(path: Path, source: str) -> Document:
-    """A zip archive (e.g. an Inspect ``.eval`` log): its ``.json`` members as {member name: JSON value}."""
+    """A zip archive (e.g. an Inspect ``.eval`` log): its ``.json`` members as {member name: JSON value}.
+
+    Members are size-capped before and while they are inflated (see ``_archive``).
+    """
     members: dict[str, Any] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.is_dir() or not info.filename.endswith(".json"):
-                    continue
-                try:
-                    members[info.filename] = json.loads(archive.read(info).decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise TraceError(f"zip member {info.filename}: invalid JSON: {exc}".splitlines()[0],
-                                     source=source) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
-        raise TraceError(f"not a readable zip archive: {exc}".splitlines()[0], source=source) from None
+    for name, data in read_members(path, source, ".json"):
+        try:
+            members[name] = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TraceError(f"zip member {name}: invalid JSON: {exc}".splitlines()[0], source=source) from None
     return Document(members, json_lines=False)
 
 
