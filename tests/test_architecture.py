@@ -23,7 +23,8 @@ OWNERS = {
     "duckdb": ("store",),
     "networkx": ("dag",),
     "typer": ("cli",),
-    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.bench_table", "reports.taxonomy_tree"),
+    "re2": ("judges._regex", "secret_rules"),
+    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.terminal_text", "reports.bench_table", "reports.taxonomy_tree"),
 }
 
 

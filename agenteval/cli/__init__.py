@@ -14,12 +14,14 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
 from agenteval import __version__
 from agenteval.config import Settings, load_settings
 from agenteval.errors import AgentEvalError
 from agenteval.models import InputError, TraceResult
+from agenteval.reports.terminal_text import safe
 
 app = typer.Typer(
     name="agenteval",
@@ -46,7 +48,8 @@ def _err() -> Console:
 
 
 def _print_error(message: str) -> None:
-    _err().print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    # Messages quote file names and trace ids: shown literally, never as markup or escape sequences.
+    _err().print(Text.assemble(("Error:", "bold red"), " ", safe(message)), highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -107,7 +110,8 @@ def _progress_bar(*, enabled: bool) -> Iterator[Any]:
 
     def on_error(error: InputError) -> None:
         (bar.console if task is not None else err).print(
-            f"[bold red]Error:[/] {error.source}: {error.message}", highlight=False, soft_wrap=True
+            Text.assemble(("Error:", "bold red"), " ", safe(f"{error.source}: {error.message}")),
+            highlight=False, soft_wrap=True,
         )
 
     try:

@@ -18,6 +18,7 @@ from agenteval.cli import (
     app,
     user_errors,
 )
+from agenteval.reports.terminal_text import markup_safe
 from agenteval.config import load_settings
 
 _RUN_REF = "A stored run (name, id, id prefix or 'latest') or an exported run file (.jsonl or .parquet)."
@@ -114,7 +115,7 @@ def export_command(
     with user_errors():
         with open_store(_settings(db=db).db, must_exist=True) as store:
             exported = store.export_run(run, file)
-    _out().print(f"exported run {exported.name} ({exported.id}, {len(exported.results)} traces) to {file}", highlight=False)
+    _out().print(f"exported run {markup_safe(exported.name)} ({markup_safe(exported.id)}, {len(exported.results)} traces) to {markup_safe(file)}", highlight=False)
 
 
 @app.command("import")
@@ -129,4 +130,4 @@ def import_command(
         settings = _settings(db=db)
         with open_store(settings.db) as store:
             imported = store.import_run(file)
-    _out().print(f"imported run {imported.name} ({imported.id}, {len(imported.results)} traces) into {settings.db}", highlight=False)
+    _out().print(f"imported run {markup_safe(imported.name)} ({markup_safe(imported.id)}, {len(imported.results)} traces) into {markup_safe(settings.db)}", highlight=False)

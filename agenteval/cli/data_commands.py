@@ -15,6 +15,7 @@ from agenteval.cli import (
     app,
     user_errors,
 )
+from agenteval.reports.terminal_text import markup_safe
 
 
 @app.command("bench")
@@ -97,4 +98,4 @@ def calibrate_command(
     console.print("thresholds: " + ", ".join(f"{t.value} {v:.2f}" for t, v in result.thresholds.items()))
     console.print(f"kappa {fmt(result.default_kappa)} -> {fmt(result.kappa)}, FPR {fmt(result.default_fpr)} -> {fmt(result.fpr)} (ceiling {max_fpr})")
     if not dry_run:
-        console.print(f"written to {config}")
+        console.print(f"written to {markup_safe(config)}")

@@ -16,6 +16,7 @@ from agenteval.cli import (
     app,
     user_errors,
 )
+from agenteval.reports.terminal_text import markup_safe
 from agenteval.errors import AgentEvalError
 from agenteval.cli import schema_app
 
@@ -55,7 +56,7 @@ def rubrics_list_command(rubrics: Optional[Path] = RubricsDir) -> None:
     console = _out()
     for step_type, rubric in rubric_set.rubrics.items():
         metrics = ", ".join(m.name for m in rubric.metrics)
-        console.print(f"[bold]{step_type.value:<9}[/] v{rubric.version} ({rubric.fingerprint})  {metrics}  [dim]{rubric_set.sources.get(step_type, '')}[/]", highlight=False)
+        console.print(f"[bold]{step_type.value:<9}[/] v{rubric.version} ({rubric.fingerprint})  {metrics}  [dim]{markup_safe(rubric_set.sources.get(step_type, ''))}[/]", highlight=False)
 
 
 @rubrics_app.command("show")
@@ -89,7 +90,7 @@ def rubrics_validate_command(directory: Path = typer.Argument(..., help="Folder 
         _print_error(problem)
     if problems:
         raise typer.Exit(EXIT_BAD_INPUT)
-    _out().print(f"{directory}: rubrics are valid")
+    _out().print(f"{markup_safe(directory)}: rubrics are valid")
 
 
 @app.command("taxonomy")

@@ -20,6 +20,7 @@ from agenteval.cli import (
     app,
     user_errors,
 )
+from agenteval.reports.terminal_text import markup_safe
 from agenteval.errors import AgentEvalError
 
 from agenteval.models import Run, TraceResult
@@ -73,7 +74,7 @@ def eval_command(
         _print_error(f"judge {result.judge} could not judge any step ({summary.judge_errors} judge errors): {summary.first_judge_error}")
         raise typer.Exit(EXIT_BAD_INPUT)
     if summary.judge_errors:
-        _err().print(f"[yellow]Warning:[/] {summary.judge_errors} steps could not be judged (judge_error), e.g.: {summary.first_judge_error}", highlight=False, soft_wrap=True)
+        _err().print(f"[yellow]Warning:[/] {summary.judge_errors} steps could not be judged (judge_error), e.g.: {markup_safe(summary.first_judge_error)}", highlight=False, soft_wrap=True)
     if result.input_errors:
         raise typer.Exit(EXIT_BAD_INPUT)
     if fail_on_failures and any(not r.passed for r in result.results):
@@ -100,10 +101,10 @@ def parse_command(
         console = _out()
         for file in files:
             for trace in file.traces:
-                console.print(f"[bold]{trace.id}[/] ({file.format}, {file.path}): {len(trace.steps)} steps")
+                console.print(f"[bold]{markup_safe(trace.id)}[/] ({file.format}, {markup_safe(file.path)}): {len(trace.steps)} steps")
                 for step in trace.steps:
-                    parents = ", ".join(step.parents) or "-"
-                    console.print(f"  {step.id:<24} {step.type.value:<9} {step.tool or '':<20} <- {parents}", highlight=False, soft_wrap=True)
+                    parents = markup_safe(", ".join(step.parents) or "-")
+                    console.print(f"  {markup_safe(step.id):<24} {step.type.value:<9} {markup_safe(step.tool or ''):<20} <- {parents}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 

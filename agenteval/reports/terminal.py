@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from agenteval.models import Run, StepVerdict, TraceResult
 from agenteval.reports.summary import summarize
+from agenteval.reports.terminal_text import plain, safe
 
 VERDICT_STYLE = {
     "pass": "green",
@@ -33,7 +34,7 @@ def judge_label(judge: str) -> str:
 def render_run(run: Run, console: Console) -> None:
     """Summary of a run: traces passed/failed, failures by step type and code, root causes."""
     s = summarize(run)
-    console.print(Text.assemble(("Run ", "bold"), (run.name, "bold cyan"), f"  id {run.id}  ", ("judge: ", "bold"), judge_label(run.judge)))
+    console.print(Text.assemble(("Run ", "bold"), safe(run.name, "bold cyan"), f"  id {plain(run.id)}  ", ("judge: ", "bold"), plain(judge_label(run.judge))))
     line = Text.assemble(
         (f"{s.traces} traces: ", "bold"),
         (f"{s.passed} passed", "green"), ", ",
@@ -80,12 +81,12 @@ def _traces_table(results: Sequence[TraceResult]) -> Table:
     for result in results:
         failing = [v for v in result.verdicts if v.failed]
         table.add_row(
-            result.trace_id,
+            safe(result.trace_id),
             Text(result.status, style=STATUS_STYLE[result.status]),
-            ", ".join(f"{v.step_id} ({v.verdict})" for v in failing) or "-",
-            "; ".join(
+            safe(", ".join(f"{v.step_id} ({v.verdict})" for v in failing) or "-"),
+            safe("; ".join(
                 f"{rc.step_id} {rc.failure_code or ''}".strip() for rc in result.root_causes
-            ) or "-",
+            ) or "-"),
         )
     return table
 
@@ -95,7 +96,7 @@ def _count_table(title: str, label: str, counts) -> Table:
     table.add_column(label)
     table.add_column("failures", justify="right")
     for key, count in counts.most_common():
-        table.add_row(key, str(count))
+        table.add_row(safe(key), str(count))
     return table
 
 
@@ -115,9 +116,9 @@ def render_trace(result: TraceResult, console: Console) -> None:
         primary = max(step.parents, key=position.__getitem__) if step.parents else None
         children.setdefault(primary, []).append(step.id)
 
-    title = Text.assemble((f"{trace.id} ", "bold"), (result.status, STATUS_STYLE[result.status]))
+    title = Text.assemble((f"{plain(trace.id)} ", "bold"), (result.status, STATUS_STYLE[result.status]))
     if trace.task:
-        title.append(f"  {trace.task[:100]}", style="italic")
+        title.append(f"  {plain(trace.task[:100])}", style="italic")
     tree = Tree(title)
 
     def add(node: Tree, step_id: str) -> None:
@@ -126,10 +127,10 @@ def render_trace(result: TraceResult, console: Console) -> None:
         label = _step_label(step_id, verdict, step.tool, on_chain, causes)
         others = [p for p in step.parents if p != max(step.parents, key=position.__getitem__)]
         if others:
-            label.append(f"  (also consumes {', '.join(others)})", style="dim")
+            label.append(f"  (also consumes {plain(', '.join(others))})", style="dim")
         branch = node.add(label)
         if verdict.failed or verdict.verdict == "judge_error":
-            branch.add(Text(verdict.reason or "(no reason given)", style="italic"))
+            branch.add(safe(verdict.reason or "(no reason given)", "italic", multiline=True))
         for child in children.get(step_id, []):
             add(branch, child)
 
@@ -137,20 +138,20 @@ def render_trace(result: TraceResult, console: Console) -> None:
         add(tree, root)
     console.print(tree)
     for rc in result.root_causes:
-        console.print(Text.assemble(("root cause ", "bold red"), rc.step_id, f" ({rc.failure_code or 'uncoded'}) via {rc.algorithm}: ", " -> ".join(rc.chain)))
+        console.print(Text.assemble(("root cause ", "bold red"), plain(rc.step_id), f" ({plain(rc.failure_code or 'uncoded')}) via {plain(rc.algorithm)}: ", plain(" -> ".join(rc.chain))))
 
 
 def _step_label(step_id: str, verdict: StepVerdict, tool: str | None, on_chain: set[str], causes: set[str]) -> Text:
     label = Text()
-    label.append(step_id, style="bold reverse red" if step_id in causes else "bold" if step_id in on_chain else "")
+    label.append(plain(step_id), style="bold reverse red" if step_id in causes else "bold" if step_id in on_chain else "")
     label.append(f" {verdict.type.value}")
     if tool:
-        label.append(f" {tool}", style="cyan")
+        label.append(f" {plain(tool)}", style="cyan")
     score = "-" if verdict.score is None else f"{verdict.score:.1f}"
     label.append(f"  {score}  ")
     label.append(verdict.verdict, style=VERDICT_STYLE[verdict.verdict])
     if verdict.failure_code:
-        label.append(f" {verdict.failure_code}", style=VERDICT_STYLE[verdict.verdict])
+        label.append(f" {plain(verdict.failure_code)}", style=VERDICT_STYLE[verdict.verdict])
     if step_id in causes:
         label.append("  ◀ root cause", style="bold red")
     return label
@@ -163,7 +164,7 @@ def render_runs(runs: Sequence, console: Console) -> None:
         table.add_column(column, no_wrap=column in ("id", "created (UTC)"))
     for r in runs:
         table.add_row(
-            r.id, "-" if r.name == r.id else r.name, f"{r.created_at:%m-%d %H:%M}", r.judge, str(r.n_traces),
-            str(r.n_passed), str(r.n_failed), (r.git_commit or "-")[:10],
+            safe(r.id), safe("-" if r.name == r.id else r.name), f"{r.created_at:%m-%d %H:%M}", safe(r.judge),
+            str(r.n_traces), str(r.n_passed), str(r.n_failed), safe((r.git_commit or "-")[:10]),
         )
     console.print(table)

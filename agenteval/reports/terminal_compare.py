@@ -13,6 +13,7 @@ from rich.text import Text
 
 from agenteval.compare import Comparison, MetricChange, RunInfo, TraceChange
 from agenteval.gate import GateResult
+from agenteval.reports.terminal_text import plain, safe
 
 STATUS_STYLE = {
     "regression": "bold red",
@@ -57,8 +58,8 @@ def _span(change: MetricChange) -> Text:
 
 
 def _run(info: RunInfo) -> Text:
-    ident = f"{info.id}, " if info.name != info.id else ""
-    return Text.assemble((info.name, "bold cyan"), f" ({ident}{info.traces} traces, {info.judge})")
+    ident = f"{plain(info.id)}, " if info.name != info.id else ""
+    return Text.assemble(safe(info.name, "bold cyan"), f" ({ident}{info.traces} traces, {plain(info.judge)})")
 
 
 def render_comparison(comparison: Comparison, console: Console, gate: GateResult | None = None) -> None:
@@ -67,19 +68,19 @@ def render_comparison(comparison: Comparison, console: Console, gate: GateResult
         console.print(Text.assemble(("gate: ", "bold"), (f" {gate.verdict.upper()} ", VERDICT_STYLE[gate.verdict])))
         for reason in gate.reasons:
             style = "red" if reason.level == "block" else "yellow"
-            console.print(Text.assemble(("  " + reason.level.ljust(6), style), f"{reason.rule}: ", reason.message))
+            console.print(Text.assemble(("  " + reason.level.ljust(6), style), f"{plain(reason.rule)}: ", plain(reason.message)))
     console.print(Text.assemble(("base ", "bold"), _run(comparison.base), ("  →  candidate ", "bold"), _run(comparison.candidate)))
     overall = comparison.overall
     console.print(Text.assemble(("trace failure rate ", "bold"), _span(overall), "  ", _delta(overall)))
     for step_type, why in comparison.not_comparable.items():
-        console.print(Text(f"{step_type} not comparable: {why}", style="yellow"))
+        console.print(Text(plain(f"{step_type} not comparable: {why}"), style="yellow"))
 
     table = Table(title="By step type", title_justify="left")
     for column in ("step type", "failure rate", "change", "mean score", "change"):
         table.add_column(column, justify="left" if column == "step type" else "right")
     for change in comparison.step_types:
         table.add_row(
-            change.step_type, _span(change.failure_rate), _delta(change.failure_rate),
+            safe(change.step_type), _span(change.failure_rate), _delta(change.failure_rate),
             _span(change.mean_score), _delta(change.mean_score),
         )
     if comparison.step_types:
@@ -91,7 +92,7 @@ def render_comparison(comparison: Comparison, console: Console, gate: GateResult
         for column in ("code", "traces", "change", "steps"):
             codes.add_column(column, justify="left" if column == "code" else "right")
         for change in moved[:MAX_CODES]:
-            codes.add_row(change.code, _span(change.failure_rate), _delta(change.failure_rate),
+            codes.add_row(safe(change.code), _span(change.failure_rate), _delta(change.failure_rate),
                           f"{change.base_count} → {change.candidate_count}")
         console.print(codes)
         if len(moved) > MAX_CODES:
@@ -121,6 +122,6 @@ def _traces(console: Console, title: str, changes: list[TraceChange], style: str
         return
     console.print(Text(f"{title} ({len(changes)})", style=f"bold {style}"))
     for change in changes[:MAX_TRACES]:
-        console.print(Text.assemble("  ", (change.trace_id, style), "  ", describe(change)))
+        console.print(Text.assemble("  ", safe(change.trace_id, style), "  ", plain(describe(change))))
     if len(changes) > MAX_TRACES:
         console.print(Text(f"  ... and {len(changes) - MAX_TRACES} more", style="dim"))
