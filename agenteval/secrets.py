@@ -1,71 +1,63 @@
-"""Mask secrets (API keys, tokens, passwords, private keys) in trace data before it is judged or stored.
+"""Make a trace safe to judge, store and export: secrets masked, values bounded.
 
-Traces carry whatever the agent saw: HTTP headers, tool arguments, environment dumps. Nothing that
-looks like a credential should reach a judge endpoint, a database or a report, so every string is
-masked by pattern and every value under a credential-like key is masked outright.
+Traces carry whatever the agent saw: HTTP headers, tool arguments, environment dumps, connection
+strings. Nothing that looks like a credential may reach a judge endpoint, the database or an export,
+so every string of every field is scanned (gitleaks' rule set plus agenteval's own rules, see
+:mod:`agenteval.secret_rules`), every value under a credential-named key is masked outright, and
+integers that are card numbers are masked too.
+
+The same single pass bounds what the rest of the pipeline must handle, so no later step (prompts,
+rules, JSON storage) meets a value it cannot serialise:
+
+- values nested deeper than :data:`MAX_DEPTH` levels are cut there and replaced by :data:`CUT`;
+- integers too large to print (Python refuses past 4,300 digits) become a short marker;
+- lone surrogates (invalid UTF-8, e.g. from a ``"\\ud800"`` escape) become U+FFFD.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from agenteval.errors import ConfigError
-from agenteval.models import Step, Trace
+from agenteval.models import Step, Tool, Trace
+from agenteval.secret_rules import MIN_TEXT, Finding, SecretScanner, card_number, is_secret_key
+
+__all__ = ["CUT", "MASK", "MAX_DEPTH", "SecretMasker", "is_secret_key", "mask_secrets", "mask_trace"]
 
 MASK = "[MASKED]"
+#: Nesting levels kept inside one field (a step's input, output, arguments or metadata).
+MAX_DEPTH = 64
+#: What replaces a value nested deeper than :data:`MAX_DEPTH`.
+CUT = f"[cut: nested deeper than {MAX_DEPTH} levels]"
+#: Integers wider than this many bits (about 300 digits) are replaced by a marker.
+MAX_INT_BITS = 1000
 
-# Known credential shapes. Each alternative is anchored so it does not bite into longer words.
-_TOKEN_PATTERNS = (
-    # PEM private key blocks, any key type.
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-    # Anthropic (sk-ant-...) and OpenAI (sk-..., sk-proj-..., sk-svcacct-...) keys.
-    r"(?<![A-Za-z0-9_-])sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-    # AWS access key ids.
-    r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
-    # GitHub personal, OAuth, app and refresh tokens; fine-grained PATs.
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    # Slack tokens.
-    r"\bxox[baprs]-[A-Za-z0-9-]{10,}",
-    # Google API keys.
-    r"\bAIza[0-9A-Za-z_-]{35}",
-    # Stripe secret and restricted keys.
-    r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}",
-    # JSON Web Tokens: base64url header and payload (both JSON objects, so "eyJ"), then a signature.
-    r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
-)
-_TOKENS = re.compile("|".join(f"(?:{p})" for p in _TOKEN_PATTERNS))
-# "Bearer <token>" keeps the scheme word so the text still reads as an auth header.
-_BEARER = re.compile(r"\b(Bearer\s+)([A-Za-z0-9._~+/-]{8,}=*)", re.IGNORECASE)
+#: The kind counted when a value is masked because of its key.
+KEY_KIND = "credential-named-key"
 # The scheme prefix kept when a whole Authorization-like value is masked.
 _AUTH_SCHEME = re.compile(r"^(Bearer|Basic|Token|Digest|Bot)\s+", re.IGNORECASE)
-# Words of a key: "x-api-key" -> x, api, key; "accessToken" -> access, token.
-_KEY_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-
-_SECRET_LAST_WORDS = frozenset(
-    {"password", "passwd", "pwd", "secret", "token", "authorization", "apikey", "passphrase"}
-)
-_SECRET_LAST_PAIRS = frozenset(
-    {("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"), ("signing", "key")}
-)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# JSON Schema keywords whose members are names (property names, definition names), not keywords.
+_NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+# Keywords of a property's schema that hold literal values of that property.
+_LITERALS = frozenset({"default", "const", "enum", "examples", "example"})
 
 
-def is_secret_key(key: str) -> bool:
-    """Whether a dict key names a credential (password, token, api_key, Authorization, ...).
-
-    The key is split into words and judged by its last word or two, so ``access_token`` and
-    ``x-api-key`` count while ``max_tokens`` and ``token_count`` do not.
-    """
-    words = [w.lower() for w in _KEY_WORDS.findall(key)]
-    if not words:
-        return False
-    return words[-1] in _SECRET_LAST_WORDS or tuple(words[-2:]) in _SECRET_LAST_PAIRS
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, so it can be written as UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 class SecretMasker:
-    """Masks secrets in nested data; build once (patterns compile here) and call many times.
+    """Masks secrets in nested data and bounds it; build once (rules compile here), call many times.
 
     Args:
         extra_patterns: Additional regular expressions whose matches are masked.
@@ -75,62 +67,130 @@ class SecretMasker:
     """
 
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
-        self._extra: list[re.Pattern[str]] = []
-        if isinstance(extra_patterns, str):
-            extra_patterns = [extra_patterns]
-        for pattern in extra_patterns:
-            try:
-                self._extra.append(re.compile(pattern))
-            except re.error as exc:
-                raise ConfigError(f"invalid secret pattern {pattern!r}: {exc}") from None
+        self._scanner = SecretScanner(extra_patterns)
+        self._has_extra = self._scanner.has_extra
 
-    def __call__(self, value: Any) -> Any:
-        """A masked copy of ``value``: strings masked, dicts/lists/tuples copied recursively."""
+    def __call__(self, value: Any, tally: Counter | None = None) -> Any:
+        """A masked, bounded copy of ``value``: strings masked, dicts/lists/tuples copied.
+
+        Args:
+            value: any JSON-like value.
+            tally: if given, counts each masked value by the kind of secret that masked it.
+        """
+        return self._value(value, 0, tally)
+
+    def mask_text(self, text: str, tally: Counter | None = None) -> str:
+        """Mask every secret-shaped substring of one string (and replace lone surrogates)."""
+        text = clean_text(text)
+        if len(text) < MIN_TEXT and not self._has_extra:
+            return text
+        found = self._scanner.find(text)
+        if not found:
+            return text
+        return _masked(text, found, tally)
+
+    def schema(self, value: Any, tally: Counter | None = None) -> Any:
+        """A masked, bounded copy of a tool's JSON Schema.
+
+        Property names are names, not credential keys: ``{"password": {"type": "string"}}`` keeps its
+        schema, while literal values of such a property (``default``, ``enum``, ``examples``, ...) are
+        masked. Every string (descriptions included) is scanned as usual.
+        """
+        return self._schema(value, 0, tally, secret_property=False)
+
+    # ----------------------------------------------------------------------------------- walking
+
+    def _value(self, value: Any, depth: int, tally: Counter | None) -> Any:
         if isinstance(value, str):
-            return self.mask_text(value)
+            return self.mask_text(value, tally)
+        if value is None or isinstance(value, (bool, float)):
+            return value
+        if isinstance(value, int):
+            return self._int(value, tally)
         if isinstance(value, dict):
-            return {k: self._mask_item(k, v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self(v) for v in value)
+            if depth >= MAX_DEPTH:
+                return CUT
+            return {self._key(k, tally): self._item(k, v, depth + 1, tally) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            if depth >= MAX_DEPTH:
+                return CUT
+            items = [self._value(v, depth + 1, tally) for v in value]
+            return tuple(items) if isinstance(value, tuple) else items
         return value
 
-    def mask_text(self, text: str) -> str:
-        """Mask every secret-shaped substring of one string."""
-        text = _BEARER.sub(_mask_bearer, text)
-        text = _TOKENS.sub(MASK, text)
-        for pattern in self._extra:
-            text = pattern.sub(MASK, text)
-        return text
+    def _key(self, key: Any, tally: Counter | None) -> Any:
+        return self.mask_text(key, tally) if isinstance(key, str) else key
 
-    def _mask_item(self, key: Any, value: Any) -> Any:
+    def _item(self, key: Any, value: Any, depth: int, tally: Counter | None) -> Any:
         if not (isinstance(key, str) and is_secret_key(key)):
-            return self(value)
+            return self._value(value, depth, tally)
         if value is None or isinstance(value, bool) or value == "":
             return value
+        if tally is not None:
+            tally[KEY_KIND] += 1
         if isinstance(value, str):
             scheme = _AUTH_SCHEME.match(value)
             return f"{scheme.group(1)} {MASK}" if scheme else MASK
         return MASK
 
+    def _int(self, value: int, tally: Counter | None) -> Any:
+        if value.bit_length() > MAX_INT_BITS:
+            return f"[cut: integer of {value.bit_length()} bits]"
+        if 10**12 <= abs(value) < 10**19 and card_number(str(abs(value))):
+            if tally is not None:
+                tally["card-number"] += 1
+            return MASK
+        return value
 
-def _mask_bearer(match: re.Match[str]) -> str:
-    token = match.group(2)
-    # "Bearer authentication" is prose, not a credential.
-    if token.isalpha() and token.islower():
-        return match.group(0)
-    return f"{match.group(1)}{MASK}"
+    def _schema(self, value: Any, depth: int, tally: Counter | None, secret_property: bool) -> Any:
+        if not isinstance(value, dict):
+            if isinstance(value, list) and depth < MAX_DEPTH:
+                return [self._schema(v, depth + 1, tally, False) for v in value]
+            return self._value(value, depth, tally)
+        if depth >= MAX_DEPTH:
+            return CUT
+        copy: dict[Any, Any] = {}
+        for key, item in value.items():
+            if key in _NAMED_SCHEMAS and isinstance(item, dict) and depth + 1 < MAX_DEPTH:
+                copy[key] = {
+                    self._key(name, tally): self._schema(sub, depth + 2, tally, isinstance(name, str) and is_secret_key(name))
+                    for name, sub in item.items()
+                }
+            elif secret_property and key in _LITERALS:
+                if tally is not None:
+                    tally[KEY_KIND] += 1
+                copy[key] = [MASK] * len(item) if isinstance(item, list) else MASK
+            else:
+                copy[self._key(key, tally)] = self._schema(item, depth + 1, tally, False)
+        return copy
+
+
+def _masked(text: str, found: list[Finding], tally: Counter | None) -> str:
+    """``text`` with each secret replaced by :data:`MASK`; overlapping findings merge into one mask,
+    counted once under the kind of the finding that starts it."""
+    out: list[str] = []
+    position = 0
+    for finding in sorted(found, key=lambda f: (f.start, -f.end)):
+        if finding.start < position:  # overlaps the span just masked: extend it
+            position = max(position, finding.end)
+            continue
+        out.append(text[position : finding.start])
+        out.append(MASK)
+        position = finding.end
+        if tally is not None:
+            tally[finding.kind] += 1
+    out.append(text[position:])
+    return "".join(out)
 
 
 def mask_secrets(value: Any, extra_patterns: Iterable[str] = ()) -> Any:
     """A copy of ``value`` with secrets masked; the input is never modified.
 
-    Strings are scanned for known credential shapes (OpenAI, Anthropic, AWS, GitHub, Slack, Google,
-    Stripe keys, JWTs, ``Bearer`` tokens, PEM private keys) and the ``extra_patterns``; each match
-    becomes ``[MASKED]`` (``Bearer [MASKED]`` for bearer tokens). In dicts, the whole value under a
-    credential-like key (password, secret, token, api_key, authorization, access_key, private_key,
-    ...) is masked.
+    Strings are scanned with gitleaks' rules and agenteval's own (cloud keys, tokens, JWTs, bearer
+    tokens, PEM private keys, passwords in URLs, credential assignments, Luhn-valid card numbers)
+    plus ``extra_patterns``; each secret becomes ``[MASKED]`` (``Bearer [MASKED]`` keeps the scheme).
+    In dicts, the whole value under a credential-like key (password, secret, token, api_key,
+    authorization, access_key, private_key, ...) is masked.
 
     Raises:
         ConfigError: an extra pattern is not a valid regular expression.
@@ -138,31 +198,67 @@ def mask_secrets(value: Any, extra_patterns: Iterable[str] = ()) -> Any:
     return SecretMasker(extra_patterns)(value)
 
 
-def mask_trace(trace: Trace, extra_patterns: Iterable[str] = ()) -> Trace:
-    """A copy of ``trace`` with secrets masked in the task, expected outcome, metadata and every step's
-    input, output, arguments, error message and metadata. The original trace is unchanged.
+def mask_trace(
+    trace: Trace, extra_patterns: Iterable[str] = (), *, masker: SecretMasker | None = None, tally: Counter | None = None
+) -> Trace:
+    """A copy of ``trace`` that is safe to judge, store and export; the original is unchanged.
+
+    Secrets are masked in every field that carries content: the task, expected outcome and metadata,
+    each tool's description and parameter schema, and each step's input, output, arguments, error
+    and metadata. Those values are also bounded (:data:`MAX_DEPTH`, huge integers, lone
+    surrogates), and ids and names are cleaned of lone surrogates.
+
+    Args:
+        trace: the trace as read.
+        extra_patterns: additional regular expressions to mask.
+        masker: a masker built once and reused (``extra_patterns`` is then ignored).
+        tally: if given, counts masked values by kind.
 
     Raises:
         ConfigError: an extra pattern is not a valid regular expression.
     """
-    mask = SecretMasker(extra_patterns)
+    mask = masker or SecretMasker(extra_patterns)
     return trace.model_copy(
         update={
-            "task": mask.mask_text(trace.task),
-            "expected_outcome": None if trace.expected_outcome is None else mask.mask_text(trace.expected_outcome),
-            "metadata": mask(trace.metadata),
-            "steps": [_mask_step(step, mask) for step in trace.steps],
+            "id": clean_text(trace.id),
+            "task": mask.mask_text(trace.task, tally),
+            "expected_outcome": None if trace.expected_outcome is None else mask.mask_text(trace.expected_outcome, tally),
+            "tools": [_mask_tool(tool, mask, tally) for tool in trace.tools],
+            "metadata": mask(trace.metadata, tally),
+            "steps": [_mask_step(step, mask, tally) for step in trace.steps],
         }
     )
 
 
-def _mask_step(step: Step, mask: SecretMasker) -> Step:
+def _mask_tool(tool: Tool, mask: SecretMasker, tally: Counter | None) -> Tool:
+    return tool.model_copy(
+        update={
+            "name": clean_text(tool.name),
+            "description": mask.mask_text(tool.description, tally),
+            "parameters": None if tool.parameters is None else mask.schema(tool.parameters, tally),
+        }
+    )
+
+
+def _name(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def _mask_step(step: Step, mask: SecretMasker, tally: Counter | None) -> Step:
     update: dict[str, Any] = {
-        "input": mask(step.input),
-        "output": mask(step.output),
-        "arguments": mask(step.arguments),
-        "metadata": mask(step.metadata),
+        "id": clean_text(step.id),
+        "parents": [clean_text(p) for p in step.parents],
+        "agent": _name(step.agent),
+        "tool": _name(step.tool),
+        "tool_call_id": _name(step.tool_call_id),
+        "model": _name(step.model),
+        "input": mask(step.input, tally),
+        "output": mask(step.output, tally),
+        "arguments": mask(step.arguments, tally),
+        "metadata": mask(step.metadata, tally),
     }
     if step.error is not None:
-        update["error"] = step.error.model_copy(update={"message": mask.mask_text(step.error.message)})
+        update["error"] = step.error.model_copy(
+            update={"type": _name(step.error.type), "message": mask.mask_text(step.error.message, tally)}
+        )
     return step.model_copy(update=update)

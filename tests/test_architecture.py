@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "agenteval"
 LAYERS = [
     ("errors",),
     ("models", "_resources", "policy"),
+    ("secret_rules",),
     ("dag", "rubrics", "taxonomy", "config", "secrets"),
     ("formats", "judges", "propagation", "attribution", "compare", "gate", "metrics", "calibrate", "datasets", "testing"),
     ("evaluate", "store", "_schema", "reports", "benchmark", "gating", "portable"),

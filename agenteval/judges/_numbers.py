@@ -77,24 +77,43 @@ def find_numbers(text: str) -> list[Number]:
 
 
 def texts_in(value: Any) -> Iterator[str]:
-    """The strings and numbers inside a JSON-like value, as texts.
+    """The strings and numbers inside a JSON-like value, as texts, in document order.
 
     Walking the structure instead of ``json.dumps``-ing it keeps escapes such as ``\\n`` from gluing
-    a letter to the next number ("\\n3,812" would otherwise hide 3,812).
+    a letter to the next number ("\\n3,812" would otherwise hide 3,812). The walk keeps its own
+    stack, so no nesting depth can exhaust Python's.
     """
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from texts_in(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from texts_in(item)
-    else:
-        yield str(value)
+    stack: list[Iterator[Any]] = [iter((value,))]
+    while stack:
+        item = next(stack[-1], _DONE)
+        if item is _DONE:
+            stack.pop()
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.append(_dict_items(item))
+        elif isinstance(item, (list, tuple)):
+            stack.append(iter(item))
+        else:
+            yield _number_text(item)
+
+
+_DONE = object()
+
+
+def _dict_items(mapping: dict) -> Iterator[Any]:
+    for key, item in mapping.items():
+        yield str(key)
+        yield item
+
+
+def _number_text(value: Any) -> str:
+    try:
+        return str(value)
+    except ValueError:  # an integer past Python's 4,300-digit limit for str()
+        return ""
 
 
 class NumberIndex:
