@@ -165,6 +165,7 @@ _SECRET_LAST_PAIRS = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)
 def is_secret_key(key: str) -> bool:
     """Whether a dict key or assignment name names a credential (password, token, api_key, ...).
 
@@ -186,11 +187,14 @@ _AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "bot", "negotia
 
 
 def _credible_value(value: str) -> bool:
-    """A value after a credential-named key that is worth masking: not a placeholder, and long or
-    not a plain word ("password: hunter2" yes, "secret: sauce" no)."""
+    """A value after a credential-named key that is worth masking: not a placeholder, and holding a
+    digit or a symbol, or long and mixed-case ("password: hunter2" yes; "secret: sauce" and
+    ``token=cancellation_token``, a variable name, no)."""
     if _PLACEHOLDER.match(value) or value.lower() in _AUTH_SCHEMES:
         return False
-    return len(value) >= 12 or any(not c.isalpha() for c in value)
+    if any(c.isdigit() or not (c.isalpha() or c in "_.-") for c in value):
+        return True
+    return len(value) >= 16 and not value.islower() and not value.isupper() and "_" not in value
 
 
 # The value after ``key =`` / ``"key": ``: optional quote, then up to 512 characters that cannot end
@@ -281,9 +285,11 @@ AGENTEVAL_RULES: tuple[tuple[str, str, tuple[str, ...], Callable[[str], bool] | 
 # ``key =`` / ``"key":`` (the name and its operator only, so one assignment's value never hides the
 # next assignment's key); the name is checked and the value read in Python.
 _ASSIGNMENT = r"\b([A-Za-z_][A-Za-z0-9_.-]{0,60})[\"']?\s{0,3}(?:=>|:=|=|:)"
-_ASSIGNMENT_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "cookie", "cvv", "cvc", "pat",
-                        "card", "connection")
-_CARD_PREFILTER = r"\d(?:[ -]?\d){12}"
+# A credential word near an assignment operator: only such texts run the assignment rule.
+_ASSIGNMENT_PREFILTER = (
+    r"(?i)(?:pass|pwd|secret|token|key|auth|credential|cookie|cvv|cvc|pat|card|connection|string)"
+    r"[\w.-]{0,20}[\"']?\s{0,3}[:=]"
+)
 
 
 def agenteval_rules() -> tuple[Rule, ...]:
@@ -291,9 +297,9 @@ def agenteval_rules() -> tuple[Rule, ...]:
     rules = []
     for kind, pattern, keywords, accept in AGENTEVAL_RULES:
         regex = _compile(pattern)
-        rules.append(Rule(kind=kind, regex=regex, keywords=keywords, group=1 if regex.groups else 0, accept=accept,
-                          prefilter=_CARD_PREFILTER if kind == "card-number" else None))
-    rules.append(Rule(kind="credential-assignment", regex=_compile(_ASSIGNMENT), keywords=_ASSIGNMENT_KEYWORDS,
+        # The rule's own regex is its prefilter: the one RE2 set pass says exactly which of these match.
+        rules.append(Rule(kind=kind, regex=regex, group=1 if regex.groups else 0, accept=accept, prefilter=pattern))
+    rules.append(Rule(kind="credential-assignment", regex=_compile(_ASSIGNMENT), prefilter=_ASSIGNMENT_PREFILTER,
                       secret_from=_assignment_secret))
     return tuple(rules)
 
@@ -335,16 +341,15 @@ class SecretScanner:
         """Every secret in ``text``, as (kind, start, end), in no particular order; spans may overlap."""
         found: list[Finding] = []
         if len(text) >= MIN_TEXT:
+            # gitleaks' rules expect a quote, space or line end after a token; in prose a sentence's full
+            # stop or a closing bracket follows it. Scanning a copy where such punctuation is a space
+            # keeps every position, so the spans found are the spans in ``text``.
+            view = _PUNCTUATION.sub(" ", text)
             chosen: set[int] = set(self._always)
-            for hit in self._prefilter.Match(text) or ():
+            for hit in self._prefilter.Match(view) or ():
                 chosen.update(self._filter_rules[hit])
-            if chosen:
-                # gitleaks' rules expect a quote, space or line end after a token; in prose a sentence's
-                # full stop or a closing bracket follows it. Scanning a copy where such punctuation is a
-                # space keeps every position, so the spans found are the spans in ``text``.
-                view = _PUNCTUATION.sub(" ", text)
-                for index in sorted(chosen):
-                    _run(self._rules[index], view, found)
+            for index in sorted(chosen):
+                _run(self._rules[index], view, found)
         for pattern in self._extra:
             found.extend(Finding("extra-pattern", m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start())
         return found
@@ -397,6 +402,9 @@ def _prepared() -> tuple[tuple[Rule, ...], tuple[int, ...], Any, tuple[tuple[int
     by_keyword: dict[str, list[int]] = {}
     always = []
     for index, rule in enumerate(rules):
+        if not rule.prefilter and any(len(k) <= 2 for k in rule.keywords):
+            # "sk", "ey", "s.": in half the words of any text; the rule's own regex filters better.
+            rule.prefilter = rule.regex.pattern
         if rule.prefilter:
             by_keyword.setdefault("\0re:" + rule.prefilter, []).append(index)
         elif rule.keywords:
