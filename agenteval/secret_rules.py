@@ -1,6 +1,6 @@
 """Where secrets are in a text: gitleaks' rule set, plus rules gitleaks leaves to context.
 
-The rule set is gitleaks' default configuration (``secret_rules/gitleaks.toml``, MIT licence beside
+The rule set is gitleaks' default configuration (``agenteval/_vendor/gitleaks/gitleaks.toml``, MIT licence beside
 it), carried as data and read with its own semantics: a rule applies when one of its keywords is in
 the text; the secret is the rule's capture group; it must pass the rule's entropy floor and escape
 the global and the rule's allowlists. Its regexes are RE2 syntax and run on RE2, so a hostile trace
@@ -24,12 +24,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import re2
 
-from agenteval._resources import data_dir
 from agenteval.errors import ConfigError
+
+_VENDORED = Path(__file__).resolve().parent / "_vendor" / "gitleaks"
+"""gitleaks' rule set and its licence, carried unchanged inside the package."""
 
 #: gitleaks rules not used, with the reason.
 SKIPPED = {
@@ -123,7 +126,7 @@ def _allowlist(entries: list[dict[str, Any]]) -> Callable[[str, str, str], bool]
 @lru_cache(maxsize=1)
 def gitleaks_rules() -> tuple[Rule, ...]:
     """gitleaks' default rules, compiled (once per process), less :data:`SKIPPED` and path-only rules."""
-    config = tomllib.loads((data_dir("secret_rules") / "gitleaks.toml").read_text(encoding="utf-8"))
+    config = tomllib.loads((_VENDORED / "gitleaks.toml").read_text(encoding="utf-8"))
     global_allow = _allowlist([config.get("allowlist", {})])
     rules = []
     for raw in config["rules"]:
