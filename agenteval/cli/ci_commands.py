@@ -31,6 +31,7 @@ def compare_command(
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     markdown: bool = typer.Option(False, "--markdown", help="Print GitHub-flavoured Markdown (for a PR comment)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write both runs and the comparison as one self-contained HTML file."),
 ) -> None:
     """Compare two runs: failure rates and scores per step type and code, McNemar test, new and fixed failures."""
     from agenteval.gating import compare_refs
@@ -40,6 +41,10 @@ def compare_command(
 
     with user_errors():
         comparison = compare_refs(base, candidate, _settings(db=db))
+        if html:
+            from agenteval.cli.report_commands import write_comparison_report
+
+            write_comparison_report(base, candidate, comparison, _settings(db=db), html)
     if as_json:
         _print_json(comparison_json(comparison))
     elif markdown:
