@@ -88,3 +88,59 @@ class Elements(HTMLParser):
     def text(self, ident: str) -> str:
         """All text inside the element with this id."""
         return "".join(self.text_by_id.get(ident, []))
+
+
+MERMAID_VERSION = "11.17.2"
+MERMAID_PREFIX = Path(os.environ.get("AGENTEVAL_NODE_CACHE", Path.home() / ".cache" / "agenteval-node"))
+MERMAID_INSTALL = f"npm install --no-save --prefix {MERMAID_PREFIX} mermaid@{MERMAID_VERSION}"
+
+
+def mermaid_js() -> Path:
+    """Mermaid's browser bundle from npm (installed outside the repository by ``.ci/run``)."""
+    path = MERMAID_PREFIX / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+    if not path.is_file():
+        raise AssertionError(f"Mermaid {MERMAID_VERSION} is needed for this test; install it with: {MERMAID_INSTALL}")
+    return path
+
+
+_MERMAID_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<pre id="results">pending</pre><div id="out"></div>
+<script src="{src}"></script>
+<script>
+const charts = {charts};
+(async () => {{
+  mermaid.initialize({{startOnLoad: false, securityLevel: 'strict'}});
+  const results = [];
+  for (let i = 0; i < charts.length; i++) {{
+    try {{
+      await mermaid.parse(charts[i]);
+      const {{svg}} = await mermaid.render('chart' + i, charts[i]);
+      const holder = document.createElement('div');
+      holder.innerHTML = svg;
+      results.push({{ok: true, nodes: holder.querySelectorAll('g.node').length,
+                     edges: holder.querySelectorAll('.flowchart-link, path.relation, g.edgePaths path').length,
+                     scripts: holder.querySelectorAll('script, foreignObject script').length,
+                     text: holder.textContent}});
+    }} catch (e) {{
+      results.push({{ok: false, error: String(e && e.message || e)}});
+    }}
+  }}
+  document.getElementById('results').textContent = JSON.stringify(results);
+}})();
+</script></body></html>"""
+
+
+def mermaid_check(charts: list[str], folder: Path) -> list[dict]:
+    """Parse and render each chart with the real Mermaid in headless Chromium.
+
+    Returns one dict per chart: ``ok``; when ok, the drawn ``nodes`` and ``edges``, the ``scripts``
+    found in the SVG, and its ``text``; else the parser's ``error``.
+    """
+    import json
+
+    page = folder / "mermaid.html"
+    page.write_text(_MERMAID_PAGE.format(src=mermaid_js().as_uri(), charts=json.dumps(charts).replace("</", "<\\/")), encoding="utf-8")
+    dom = dump_dom(page.as_uri(), wait_ms=20000)
+    raw = Elements(dom).text("results")
+    assert raw and raw != "pending", f"Mermaid did not finish: {dom[-2000:]}"
+    return json.loads(raw)

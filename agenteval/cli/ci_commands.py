@@ -85,7 +85,7 @@ def gate_command(
         settings = load_settings(flags, directory=config_directory(config) if config else None)
         with _progress_bar(enabled=not as_json) as progress:
             outcome = run_gate(paths or [], baseline, settings, run=run, name=name, progress=progress)
-        report = comparison_markdown(outcome.comparison, outcome.result)
+        report = comparison_markdown(outcome.comparison, outcome.result, candidate=outcome.candidate)
         if markdown:
             _write_report(markdown, report)
         if junit:
