@@ -45,3 +45,37 @@ def write_comparison_report(base: str, candidate: str, comparison, settings, pat
     from agenteval.reports.html import comparison_html
 
     write_report_file(path, comparison_html(comparison, load_run(base, settings), load_run(candidate, settings)))
+
+
+def export_otlp(run: str, file: Path | None, endpoint: str | None, db: Path | None, format: str | None) -> None:
+    """What `export RUN [FILE] --format otlp [--otlp-endpoint URL]` does: write and/or send the events."""
+    import os
+
+    from agenteval.errors import ConfigError
+    from agenteval.gating import load_run
+    from agenteval.reports.otlp_export import send_otlp, write_otlp_file
+
+    console = _out()
+    with user_errors():
+        if format not in (None, "otlp"):
+            raise ConfigError("--otlp-endpoint sends OTLP events: use it with --format otlp (or alone)")
+        if file is None and endpoint is None:
+            raise ConfigError("--format otlp needs a FILE to write, --otlp-endpoint URL, or both")
+        stored = load_run(run, _settings(db=db))
+        if file is not None:
+            count = write_otlp_file(stored, file)
+            console.print(f"wrote {count} gen_ai.evaluation.result events of run {stored.name} to {file}",
+                          markup=False, highlight=False, soft_wrap=True)
+        if endpoint is not None:
+            headers = _otlp_headers(os.environ.get("OTEL_EXPORTER_OTLP_LOGS_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+            count = send_otlp(stored, endpoint, headers=headers)
+            console.print(f"sent {count} gen_ai.evaluation.result events of run {stored.name} to {endpoint}",
+                          markup=False, highlight=False, soft_wrap=True)
+
+
+def _otlp_headers(text: str) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS``: ``key=value`` pairs separated by commas, values URL-encoded."""
+    from urllib.parse import unquote
+
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {unquote(k).strip(): unquote(v).strip() for k, v in pairs}
