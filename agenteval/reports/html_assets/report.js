@@ -362,7 +362,18 @@
     box.querySelectorAll('g.node.selected').forEach(function (g) { g.classList.remove('selected'); });
     var chosen = null;
     box.querySelectorAll('g.node').forEach(function (g) { if (g.getAttribute('data-step-id') === stepId) chosen = g; });
-    if (chosen) chosen.classList.add('selected');
+    if (chosen) {
+      chosen.classList.add('selected');
+      // Bring a step opened by link into view inside the graph's scroll box (not the whole page).
+      var graph = box.querySelector('.graph'), drawing = graph.querySelector('svg');
+      var scale = parseFloat(drawing.getAttribute('data-scale')) || 1;
+      t.steps.forEach(function (s) {
+        if (s.id !== stepId) return;
+        var top = s.y * scale - graph.clientHeight / 2, left = s.x * scale - graph.clientWidth / 2;
+        if (s.y * scale > graph.scrollTop + graph.clientHeight - 40 || s.y * scale < graph.scrollTop + 40) graph.scrollTop = Math.max(0, top);
+        if (s.x * scale > graph.scrollLeft + graph.clientWidth - 40 || s.x * scale < graph.scrollLeft + 40) graph.scrollLeft = Math.max(0, left);
+      });
+    }
     showStep(document.getElementById('step-detail'), t, run.key, stepId);
   }
 
