@@ -151,3 +151,21 @@ def test_show_options_through_the_cli(tmp_path):
     assert bad.exit_code == 2 and "unknown --layout 'sideways'" in bad.output
     bad = runner.invoke(app, ["show", "--db", str(db), "--full"])
     assert bad.exit_code == 2 and "add --trace ID" in bad.output
+
+
+def test_recovered_is_stored_in_the_verdicts_table(tmp_path):
+    import duckdb
+
+    data = {"id": "retry", "steps": [
+        {"id": "ex1", "type": "EXEC", "tool": "weather", "status": "timeout", "error": "timed out"},
+        {"id": "ex2", "type": "EXEC", "parents": ["ex1"], "tool": "weather", "output": "sunny"},
+    ]}
+    path, db = tmp_path / "retry.json", tmp_path / "db.duckdb"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert runner.invoke(app, ["eval", str(path), "--db", str(db)]).exit_code == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT step_id, verdict, recovered FROM verdicts ORDER BY step_id").fetchall()
+    finally:
+        con.close()
+    assert rows == [("ex1", "direct", True), ("ex2", "pass", False)]

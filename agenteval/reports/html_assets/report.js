@@ -73,12 +73,12 @@
     var pct = function (v) { return v === null || v === undefined ? '-' : (100 * v).toFixed(1) + '%'; };
     box.appendChild(el('h2', {text: 'Comparison'}));
     box.appendChild(el('p', null, 'Trace failure rate ', el('b', {text: pct(c.overall.base) + ' \u2192 ' + pct(c.overall.candidate)}),
-      ' (' + c.overall.status.replace(/_/g, ' ') + ')'));
+      ' (', el('span', {cls: 'st-' + c.overall.status, text: c.overall.status.replace(/_/g, ' ')}), ')'));
     var t = el('table', {cls: 'traces'}, el('tr', null, el('th', {text: 'step type'}), el('th', {text: 'failure rate'}), el('th', {text: ''}), el('th', {text: 'mean score'}), el('th', {text: ''})));
     c.step_types.forEach(function (s) {
       t.appendChild(el('tr', null, el('td', {text: s.step_type}), el('td', {text: pct(s.failure_rate.base) + ' \u2192 ' + pct(s.failure_rate.candidate)}),
-        el('td', {text: s.failure_rate.status.replace(/_/g, ' ')}), el('td', {text: fmt(s.mean_score.base) + ' \u2192 ' + fmt(s.mean_score.candidate)}),
-        el('td', {text: s.mean_score.status.replace(/_/g, ' ')})));
+        el('td', {cls: 'st-' + s.failure_rate.status, text: s.failure_rate.status.replace(/_/g, ' ')}), el('td', {text: fmt(s.mean_score.base) + ' \u2192 ' + fmt(s.mean_score.candidate)}),
+        el('td', {cls: 'st-' + s.mean_score.status, text: s.mean_score.status.replace(/_/g, ' ')})));
     });
     box.appendChild(t);
     [['New failures', c.new_failures, 'candidate'], ['Fixed', c.fixed_failures, 'base'], ['Root cause changed', c.root_cause_changes, 'candidate']].forEach(function (group) {
