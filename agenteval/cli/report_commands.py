@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from agenteval.cli import DbOption, _out, _settings, app, user_errors
+from agenteval.reports.terminal_text import plain
 
 
 def write_report_file(path: Path, text: str) -> None:
@@ -34,7 +35,7 @@ def report_command(
         stored = load_run(run, _settings(db=db))
         write_report_file(html, run_html(stored))
     _out().print(
-        f"wrote {html} ({len(stored.results)} traces); open {html}#trace=ID for one trace's DAG",
+        f"wrote {plain(html)} ({len(stored.results)} traces); open {plain(html)}#trace=ID for one trace's DAG",
         markup=False, highlight=False, soft_wrap=True,
     )
 
@@ -64,12 +65,12 @@ def export_otlp(run: str, file: Path | None, endpoint: str | None, db: Path | No
         stored = load_run(run, _settings(db=db))
         if file is not None:
             count = write_otlp_file(stored, file)
-            console.print(f"wrote {count} gen_ai.evaluation.result events of run {stored.name} to {file}",
+            console.print(f"wrote {count} gen_ai.evaluation.result events of run {plain(stored.name)} to {plain(file)}",
                           markup=False, highlight=False, soft_wrap=True)
         if endpoint is not None:
             headers = _otlp_headers(os.environ.get("OTEL_EXPORTER_OTLP_LOGS_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
             count = send_otlp(stored, endpoint, headers=headers)
-            console.print(f"sent {count} gen_ai.evaluation.result events of run {stored.name} to {endpoint}",
+            console.print(f"sent {count} gen_ai.evaluation.result events of run {plain(stored.name)} to {plain(endpoint)}",
                           markup=False, highlight=False, soft_wrap=True)
 
 
