@@ -42,6 +42,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             key VARCHAR PRIMARY KEY, judgment JSON NOT NULL, created_at TIMESTAMP NOT NULL);
         """,
     ),
+    # A failed tool call the agent retried successfully: shown and queried, not only in the result JSON.
+    ("m002_verdict_recovered", "ALTER TABLE verdicts ADD COLUMN recovered BOOLEAN NOT NULL DEFAULT false;"),
 )
 
 #: Columns of the flat tables, in the order their rows are built.
@@ -51,5 +53,5 @@ JUDGMENT_COLUMNS = ("run_id", "trace_id", "step_id", "judge", "score", "assessed
                     "error", "rubric_version", "model", "input_tokens", "output_tokens", "cost_usd", "cached",
                     "decisive")
 VERDICT_COLUMNS = ("run_id", "trace_id", "step_id", "type", "verdict", "score", "threshold", "failure_code",
-                   "upstream_failures")
+                   "upstream_failures", "recovered")
 ROOT_CAUSE_COLUMNS = ("run_id", "trace_id", "step_id", "algorithm", "chain", "failure_code", "agent")

@@ -43,3 +43,7 @@ class JudgeError(AgentEvalError):
 
 class StoreError(AgentEvalError):
     """The DuckDB store could not be opened or a requested run does not exist."""
+
+
+class ExportError(AgentEvalError):
+    """Results could not be written or sent where they were asked to go (a file, an OTLP endpoint)."""

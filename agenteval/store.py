@@ -164,7 +164,7 @@ class Store:
         ]
         verdicts = [
             (run_id, tid, v.step_id, v.type.value, v.verdict, v.score, v.threshold, v.failure_code,
-             v.upstream_failures)
+             v.upstream_failures, v.recovered)
             for v in result.verdicts
         ]
         roots = [

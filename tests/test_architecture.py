@@ -25,7 +25,7 @@ OWNERS = {
     "networkx": ("dag",),
     "typer": ("cli",),
     "re2": ("judges._regex", "secret_rules"),
-    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.terminal_text", "reports.bench_table", "reports.taxonomy_tree"),
+    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.terminal_text", "reports.terminal_trace", "reports.bench_table", "reports.taxonomy_tree"),
 }
 
 

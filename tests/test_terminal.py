@@ -62,4 +62,4 @@ def test_run_json_shape():
     assert set(data) == {"run_id", "run_name", "judge", "traces", "errors"}
     trace = next(t for t in data["traces"] if t["trace_id"] == "analysis-q3-revenue")
     assert trace["root_cause"] == ["ex2"] and trace["passed"] is False
-    assert set(trace["steps"][0]) == {"id", "type", "score", "verdict", "failure_code"}
+    assert set(trace["steps"][0]) == {"id", "type", "score", "verdict", "failure_code", "recovered", "flags"}

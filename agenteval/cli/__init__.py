@@ -127,4 +127,4 @@ def main() -> None:
 
 
 # Registering the commands: each module adds its commands to ``app`` when imported.
-from agenteval.cli import ci_commands, data_commands, info_commands, run_commands  # noqa: E402,F401
+from agenteval.cli import ci_commands, data_commands, info_commands, report_commands, run_commands  # noqa: E402,F401

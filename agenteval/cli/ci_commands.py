@@ -20,6 +20,7 @@ from agenteval.cli import (
 )
 from agenteval.reports.terminal_text import markup_safe
 from agenteval.config import load_settings
+from agenteval.errors import ConfigError
 
 _RUN_REF = "A stored run (name, id, id prefix or 'latest') or an exported run file (.jsonl or .parquet)."
 
@@ -31,6 +32,7 @@ def compare_command(
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     markdown: bool = typer.Option(False, "--markdown", help="Print GitHub-flavoured Markdown (for a PR comment)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write both runs and the comparison as one self-contained HTML file."),
 ) -> None:
     """Compare two runs: failure rates and scores per step type and code, McNemar test, new and fixed failures."""
     from agenteval.gating import compare_refs
@@ -40,6 +42,10 @@ def compare_command(
 
     with user_errors():
         comparison = compare_refs(base, candidate, _settings(db=db))
+        if html:
+            from agenteval.cli.report_commands import write_comparison_report
+
+            write_comparison_report(base, candidate, comparison, _settings(db=db), html)
     if as_json:
         _print_json(comparison_json(comparison))
     elif markdown:
@@ -80,7 +86,7 @@ def gate_command(
         settings = load_settings(flags, directory=config_directory(config) if config else None)
         with _progress_bar(enabled=not as_json) as progress:
             outcome = run_gate(paths or [], baseline, settings, run=run, name=name, progress=progress)
-        report = comparison_markdown(outcome.comparison, outcome.result)
+        report = comparison_markdown(outcome.comparison, outcome.result, candidate=outcome.candidate)
         if markdown:
             _write_report(markdown, report)
         if junit:
@@ -106,13 +112,24 @@ def _write_report(path: Path, text: str) -> None:
 @app.command("export")
 def export_command(
     run: str = typer.Argument(..., help="Run id, name or 'latest'."),
-    file: Path = typer.Argument(..., help="File to write: .jsonl (JSON Lines) or .parquet."),
+    file: Optional[Path] = typer.Argument(None, help="File to write: .jsonl (JSON Lines) or .parquet; with --format otlp, OTLP/JSON logs."),
+    format: Optional[str] = typer.Option(None, "--format", help="run (a portable run file, the default) or otlp (one gen_ai.evaluation.result event per judged step)."),
+    otlp_endpoint: Optional[str] = typer.Option(None, "--otlp-endpoint", help="Send the evaluation events over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Export a stored run to a portable file, e.g. a baseline for `agenteval gate --baseline FILE`."""
     from agenteval.store import open_store
 
+    if format == "otlp" or otlp_endpoint:
+        from agenteval.cli.report_commands import export_otlp
+
+        export_otlp(run, file, otlp_endpoint, db, format)
+        return
     with user_errors():
+        if format not in (None, "run"):
+            raise ConfigError(f"unknown --format '{format}' (choose run or otlp)")
+        if file is None:
+            raise ConfigError("missing FILE to export to")
         with open_store(_settings(db=db).db, must_exist=True) as store:
             exported = store.export_run(run, file)
     _out().print(f"exported run {markup_safe(exported.name)} ({markup_safe(exported.id)}, {len(exported.results)} traces) to {markup_safe(file)}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -112,22 +113,34 @@ def parse_command(
 @app.command("show")
 def show_command(
     run: Optional[str] = typer.Argument(None, help="Run id, name or 'latest' [default: latest]."),
-    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace as a tree of its DAG."),
+    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace: every step, its verdict and content, the root-cause chain."),
+    layout: str = typer.Option("auto", "--layout", help="With --trace: tree, flat (one line per step, in topological order, parents named) or auto (tree when it fits the width)."),
+    full: bool = typer.Option(False, "--full", help="With --trace: show each step's content and the judge's reason whole, not cut to one line."),
+    dot: bool = typer.Option(False, "--dot", help="With --trace: print the trace's DAG as Graphviz DOT."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Show a stored run's summary, or one trace's DAG with verdicts and the root-cause chain."""
     from agenteval.reports.json_report import run_json, trace_result_json
     from agenteval.reports.terminal import render_run, render_trace
+    from agenteval.reports.terminal_trace import LAYOUTS
     from agenteval.store import open_store
 
     with user_errors():
+        if layout not in LAYOUTS:
+            raise AgentEvalError(f"unknown --layout '{layout}' (choose from {', '.join(LAYOUTS)})")
+        if (dot or full or layout != "auto") and not trace:
+            raise AgentEvalError("--dot, --full and --layout apply to one trace: add --trace ID")
         settings = _settings(db=db)
         with open_store(settings.db, must_exist=True) as store:
             stored = store.load_run(run)
         result = _find_trace(stored, trace) if trace else None
-    if result is not None:
-        _print_json(trace_result_json(result)) if as_json else render_trace(result, _out())
+    if result is not None and dot:
+        from agenteval.reports.diagram import dot_graph
+
+        sys.stdout.write(dot_graph(result))
+    elif result is not None:
+        _print_json(trace_result_json(result)) if as_json else render_trace(result, _out(), layout=layout, full=full)
     else:
         _print_json(run_json(stored)) if as_json else render_run(stored, _out())
 

@@ -25,6 +25,8 @@ from agenteval.models import ErrorInfo, Step, StepType, Tool, Trace, Usage
 if TYPE_CHECKING:
     from agenteval.formats.spans import RawSpan
 
+_OTEL_TRACE_ID = re.compile(r"(?!0{32})[0-9a-f]{32}")
+_OTEL_SPAN_ID = re.compile(r"(?!0{16})[0-9a-f]{16}")
 _TIMEOUT = re.compile(r"time[ _-]?out|timed out|deadline", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -110,6 +112,9 @@ class Builder(SpanTree):
             "source": {"format": self.fmt, "span_id": span.id, "span_name": span.name,
                        "span_kind_raw": span.kind_raw or span.kind},
         }
+        if _OTEL_TRACE_ID.fullmatch(self.trace_id) and _OTEL_SPAN_ID.fullmatch(span.id):
+            # The OpenTelemetry span the step came from, so evaluation events can be parented to it.
+            meta["otel"] = {"trace_id": self.trace_id, "span_id": span.id}
         meta.update(extra.pop("metadata", {}))
         step = {
             "id": f"{span.id}#{role}", "type": type_, "parents": [],

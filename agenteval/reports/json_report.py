@@ -26,6 +26,8 @@ def trace_result_json(result: TraceResult) -> dict[str, Any]:
                 "score": v.score,
                 "verdict": v.verdict,
                 "failure_code": v.failure_code,
+                "recovered": v.recovered,
+                "flags": v.flags,
             }
             for v in result.verdicts
         ],

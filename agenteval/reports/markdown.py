@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from agenteval.compare import Comparison, MetricChange, RunInfo, TraceChange
 from agenteval.gate import GateResult
+from agenteval.models import Run
 
 VERDICT_MARK = {"pass": "✅ pass", "warn": "⚠️ warn", "block": "❌ block"}
 STATUS_MARK = {
@@ -58,13 +59,16 @@ def _labeller() -> Callable[[str], str]:
     return lambda code: taxonomy.label(code) if taxonomy.get(code) else code
 
 
-def comparison_markdown(comparison: Comparison, gate: GateResult | None = None, *, title: str = "agenteval") -> str:
+def comparison_markdown(
+    comparison: Comparison, gate: GateResult | None = None, *, title: str = "agenteval", candidate: Run | None = None
+) -> str:
     """The comparison (and the gate's verdict, when given) as Markdown.
 
     Args:
         comparison: from ``compare_runs``.
         gate: the gate's result, shown first with its reasons.
         title: heading text before the verdict.
+        candidate: the candidate run; when given, the worst new failure's DAG is drawn as a Mermaid chart.
     """
     label = _labeller()
     lines: list[str] = []
@@ -142,6 +146,10 @@ def comparison_markdown(comparison: Comparison, gate: GateResult | None = None, 
         lines += _trace_table("New failures", comparison.new_failures, label, cause="candidate")
         lines += _trace_table("Fixed", comparison.fixed_failures, label, cause="base")
         lines += _trace_table("Root cause changed", comparison.root_cause_changes, label, cause="both")
+    if candidate is not None:
+        from agenteval.reports.diagram import worst_failure_markdown
+
+        lines += worst_failure_markdown(comparison, candidate)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

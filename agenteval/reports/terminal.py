@@ -8,19 +8,12 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
-from agenteval.models import Run, StepVerdict, TraceResult
+from agenteval.models import Run, TraceResult
 from agenteval.reports.summary import summarize
 from agenteval.reports.terminal_text import plain, safe
+from agenteval.reports.terminal_trace import VERDICT_STYLE, render_trace  # noqa: F401  (one trace: its own module)
 
-VERDICT_STYLE = {
-    "pass": "green",
-    "direct": "bold red",
-    "cascade": "yellow",
-    "judge_error": "bold magenta",
-    "skipped": "dim",
-}
 STATUS_STYLE = {"passed": "green", "failed": "bold red", "incomplete": "bold magenta"}
 
 
@@ -98,63 +91,6 @@ def _count_table(title: str, label: str, counts) -> Table:
     for key, count in counts.most_common():
         table.add_row(safe(key), str(count))
     return table
-
-
-def render_trace(result: TraceResult, console: Console) -> None:
-    """One trace as a tree of its DAG: verdict and score per step, root-cause chain highlighted,
-    the judge's reason under each failing step.
-
-    A step is drawn under the latest of its parents; its other parents are listed beside it.
-    """
-    trace = result.trace
-    verdicts = {v.step_id: v for v in result.verdicts}
-    on_chain = {sid for rc in result.root_causes for sid in rc.chain}
-    causes = {rc.step_id for rc in result.root_causes}
-    position = {s.id: i for i, s in enumerate(trace.steps)}
-    children: dict[str | None, list[str]] = {}
-    for step in trace.steps:
-        primary = max(step.parents, key=position.__getitem__) if step.parents else None
-        children.setdefault(primary, []).append(step.id)
-
-    title = Text.assemble((f"{plain(trace.id)} ", "bold"), (result.status, STATUS_STYLE[result.status]))
-    if trace.task:
-        title.append(f"  {plain(trace.task[:100])}", style="italic")
-    tree = Tree(title)
-
-    def add(node: Tree, step_id: str) -> None:
-        step = trace.steps[position[step_id]]
-        verdict = verdicts[step_id]
-        label = _step_label(step_id, verdict, step.tool, on_chain, causes)
-        others = [p for p in step.parents if p != max(step.parents, key=position.__getitem__)]
-        if others:
-            label.append(f"  (also consumes {plain(', '.join(others))})", style="dim")
-        branch = node.add(label)
-        if verdict.failed or verdict.verdict == "judge_error":
-            branch.add(safe(verdict.reason or "(no reason given)", "italic", multiline=True))
-        for child in children.get(step_id, []):
-            add(branch, child)
-
-    for root in children.get(None, []):
-        add(tree, root)
-    console.print(tree)
-    for rc in result.root_causes:
-        console.print(Text.assemble(("root cause ", "bold red"), plain(rc.step_id), f" ({plain(rc.failure_code or 'uncoded')}) via {plain(rc.algorithm)}: ", plain(" -> ".join(rc.chain))))
-
-
-def _step_label(step_id: str, verdict: StepVerdict, tool: str | None, on_chain: set[str], causes: set[str]) -> Text:
-    label = Text()
-    label.append(plain(step_id), style="bold reverse red" if step_id in causes else "bold" if step_id in on_chain else "")
-    label.append(f" {verdict.type.value}")
-    if tool:
-        label.append(f" {plain(tool)}", style="cyan")
-    score = "-" if verdict.score is None else f"{verdict.score:.1f}"
-    label.append(f"  {score}  ")
-    label.append(verdict.verdict, style=VERDICT_STYLE[verdict.verdict])
-    if verdict.failure_code:
-        label.append(f" {plain(verdict.failure_code)}", style=VERDICT_STYLE[verdict.verdict])
-    if step_id in causes:
-        label.append("  ◀ root cause", style="bold red")
-    return label
 
 
 def render_runs(runs: Sequence, console: Console) -> None:
