@@ -12,18 +12,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from agenteval.errors import TraceError
+from agenteval.formats._rawspan import RawSpan, decode_json
 from agenteval.formats._spantree import Info, SpanTree
 from agenteval.formats.base import describe_validation_error
-from agenteval.formats.spans import decode_json
 from agenteval.models import ErrorInfo, Step, StepType, Tool, Trace, Usage
-
-if TYPE_CHECKING:
-    from agenteval.formats.spans import RawSpan
 
 _OTEL_TRACE_ID = re.compile(r"(?!0{32})[0-9a-f]{32}")
 _OTEL_SPAN_ID = re.compile(r"(?!0{16})[0-9a-f]{16}")

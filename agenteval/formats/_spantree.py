@@ -8,16 +8,10 @@ duplicate records), R6 (broken parent links), D0 (scopes and order), S4 (plan ma
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from agenteval.formats.spans import RawSpan
-
-PLAN_NAME = re.compile(r"(?<![a-z])plan(?:ner|ning)?(?![a-z])", re.IGNORECASE)
+from agenteval.formats._rawspan import PLAN_NAME, RawSpan
 
 
 @dataclass
