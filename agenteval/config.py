@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agenteval.errors import ConfigError
+from agenteval.mapping import SpanMapping
 from agenteval.policy import GatePolicy
 from agenteval.models import JUDGED_TYPES, StepType
 
@@ -58,6 +59,9 @@ class Settings(BaseModel):
     )
     secret_patterns: list[str] = Field(default_factory=list, description="Extra regexes of secrets to mask.")
     gate: GatePolicy = Field(default_factory=GatePolicy, description="When `agenteval gate` warns or blocks.")
+    mapping: SpanMapping = Field(
+        default_factory=SpanMapping, description="Span names and attributes mapped to step types ([mapping])."
+    )
 
     @field_validator("thresholds")
     @classmethod
@@ -106,7 +110,7 @@ def _env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         values["base_url"] = environ["OPENAI_BASE_URL"]
     for name in Settings.model_fields:
         raw = environ.get(_ENV_PREFIX + name.upper())
-        if raw is not None and raw != "" and name not in ("fallback", "thresholds", "prices", "secret_patterns", "gate"):
+        if raw is not None and raw != "" and name not in ("fallback", "thresholds", "prices", "secret_patterns", "gate", "mapping"):
             values[name] = raw
     if environ.get(_ENV_PREFIX + "SECRET_PATTERNS"):
         values["secret_patterns"] = environ[_ENV_PREFIX + "SECRET_PATTERNS"].split(os.pathsep)

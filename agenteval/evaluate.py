@@ -168,7 +168,7 @@ async def evaluate_async(
             sink.add_input_error(run_id, item)
         progress.on_error(item)
 
-    parsed, unreadable = read_paths(paths, settings.format)
+    parsed, unreadable = read_paths(paths, settings.format, settings.mapping)
     for item in unreadable:
         record_error(item)
     jobs = [(p, t) for p in parsed for t in p.traces]

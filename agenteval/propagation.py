@@ -86,12 +86,12 @@ def recovered_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set
         for retry in downstream:
             other = dag.step(retry)
             verdict = verdicts.get(retry)
-            if (
-                other.type is not StepType.EXEC
-                or other.tool != step.tool
-                or verdict is None
-                or verdict.verdict != "pass"
-            ):
+            # A retry whose result the trace did not record but which it shows completing counts too:
+            # that is what the trace proves, and missing content must not fail a trace.
+            completed = verdict is not None and (
+                verdict.verdict == "pass" or (verdict.verdict == "not_assessable" and not other.failed_in_trace)
+            )
+            if other.type is not StepType.EXEC or other.tool != step.tool or not completed:
                 continue
             between = set(downstream).intersection(dag.ancestors(retry))
             if not between.intersection(failed):
@@ -102,10 +102,18 @@ def recovered_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set
 
 def trace_status(verdicts: list[StepVerdict]) -> TraceStatus:
     """failed if a step failed and the agent did not recover from it; incomplete if a step could not
-    be judged; else passed (recovered failures stay visible on their steps)."""
+    be judged, a span that is not mapped to a step type recorded an error (something failed that no
+    judge could look at), or no agent step could be assessed at all; else passed (recovered failures
+    stay visible on their steps). A not_assessable step is never a failure and never a pass: it alone
+    neither fails a trace nor lets an unjudged one pass."""
     if any(v.failed and not v.recovered for v in verdicts):
         return "failed"
     if any(v.verdict == "judge_error" for v in verdicts):
+        return "incomplete"
+    unassessable = [v for v in verdicts if v.verdict == "not_assessable"]
+    agent_steps = [v for v in verdicts if v.type.judged]
+    # "unmapped_error" is the flag judges.evidence sets on steps made from unmapped error spans.
+    if any("unmapped_error" in v.flags for v in unassessable) or (unassessable and len(unassessable) == len(agent_steps)):
         return "incomplete"
     return "passed"
 

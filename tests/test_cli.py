@@ -149,8 +149,8 @@ def test_parse_json_shape(runner):
     trace = data["traces"][0]
     assert trace["trace_id"] == "analysis-q3-revenue" and trace["format"] == "native"
     step = next(s for s in trace["steps"] if s["id"] == "ex2")
-    assert step == {"id": "ex2", "type": "EXEC", "parents": step["parents"], "tool": "run_sql", "status": "error"}
-    assert set(trace["steps"][0]) == {"id", "type", "parents", "tool", "status"}
+    assert step == {"id": "ex2", "type": "EXEC", "parents": step["parents"], "tool": "run_sql", "status": "error", "unrecorded": []}
+    assert set(trace["steps"][0]) == {"id", "type", "parents", "tool", "status", "unrecorded"}
 
 
 def test_parse_reports_bad_files(runner):

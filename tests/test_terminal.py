@@ -37,7 +37,7 @@ def test_render_run_mentions_judge_counts_and_codes():
     out = render(render_run, example_run())
     assert "judge: rules (deterministic, offline: no judge model configured)" in out
     assert "5 traces: 2 passed, 3 failed" in out
-    assert "43 agent steps: 37 judged, 3 direct and 4 cascade failures, 0 judge errors, 6 not assessed" in out
+    assert "43 agent steps: 37 judged, 3 direct and 4 cascade failures, 0 not assessable, 0 judge errors, 6 not assessed" in out
     assert "E1.1 schema_violation" in out and "P3.1 nonexistent_tool" in out
 
 
@@ -62,4 +62,5 @@ def test_run_json_shape():
     assert set(data) == {"run_id", "run_name", "judge", "traces", "errors"}
     trace = next(t for t in data["traces"] if t["trace_id"] == "analysis-q3-revenue")
     assert trace["root_cause"] == ["ex2"] and trace["passed"] is False
-    assert set(trace["steps"][0]) == {"id", "type", "score", "verdict", "failure_code", "recovered", "flags"}
+    assert set(trace["steps"][0]) == {"id", "type", "score", "verdict", "failure_code", "recovered", "flags",
+                                      "not_assessable"}

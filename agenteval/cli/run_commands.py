@@ -89,11 +89,14 @@ def parse_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Read traces into step DAGs without judging them; show their steps and edges."""
+    from collections import Counter
+
     from agenteval.formats import read_paths
     from agenteval.reports.json_report import parse_json
+    from agenteval.reports.summary import unmapped_line
 
     with user_errors():
-        files, errors = read_paths(paths, format)
+        files, errors = read_paths(paths, format, _settings().mapping)
     for error in errors:
         _print_error(f"{error.source}: {error.message}")
     if as_json:
@@ -105,7 +108,12 @@ def parse_command(
                 console.print(f"[bold]{markup_safe(trace.id)}[/] ({file.format}, {markup_safe(file.path)}): {len(trace.steps)} steps")
                 for step in trace.steps:
                     parents = markup_safe(", ".join(step.parents) or "-")
-                    console.print(f"  {markup_safe(step.id):<24} {step.type.value:<9} {markup_safe(step.tool or ''):<20} <- {parents}", highlight=False, soft_wrap=True)
+                    missing = f"  (not recorded: {', '.join(step.unrecorded)})" if step.unrecorded else ""
+                    console.print(f"  {markup_safe(step.id):<24} {step.type.value:<9} {markup_safe(step.tool or ''):<20} <- {parents}{missing}", highlight=False, soft_wrap=True)
+                spans = trace.metadata.get("unmapped_spans") or []
+                line = unmapped_line(Counter(str(s.get("name")) for s in spans), sum(bool(s.get("error")) for s in spans))
+                if line:
+                    console.print(f"  {markup_safe(line)}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 

@@ -20,6 +20,7 @@ from agenteval.models import InputError, Trace
 
 if TYPE_CHECKING:
     from agenteval.formats.otlp_logs import LogEvents
+    from agenteval.mapping import SpanMapping
 
 __all__ = [
     "BUILTIN_FORMATS",
@@ -84,7 +85,7 @@ class ParsedFile:
     traces: list[Trace]
 
 
-def read_file(path: Path, format: str = "auto") -> ParsedFile:
+def read_file(path: Path, format: str = "auto", mapping: SpanMapping | None = None) -> ParsedFile:
     """Read every trace in one file.
 
     A file of OTLP JSON Lines (what OpenTelemetry file exporters write) is decoded line by line and never
@@ -93,15 +94,16 @@ def read_file(path: Path, format: str = "auto") -> ParsedFile:
     Args:
         path: the file.
         format: a registered format name, or "auto" to detect it from the content.
+        mapping: span names and attributes the user mapped to step types (``[mapping]``).
 
     Raises:
         TraceError: the file is missing, is not JSON / JSON Lines, matches no format, or does not
             validate; the message names the file.
     """
-    return _read_streaming(path, format) or parse_document(path, load_document(path), format)
+    return _read_streaming(path, format, mapping=mapping) or parse_document(path, load_document(path), format, mapping)
 
 
-def parse_document(path: Path, document: Document, format: str = "auto") -> ParsedFile:
+def parse_document(path: Path, document: Document, format: str = "auto", mapping: SpanMapping | None = None) -> ParsedFile:
     """Parse an already loaded file (see :func:`read_file`)."""
     source = str(path)
     if format == "auto":
@@ -115,7 +117,8 @@ def parse_document(path: Path, document: Document, format: str = "auto") -> Pars
             )
     else:
         reader = get_reader(format)
-    return _parsed(path, reader.name, reader.parse(document, source))
+    traces = reader.parse(document, source, mapping) if mapping and reader.mappable else reader.parse(document, source)
+    return _parsed(path, reader.name, traces)
 
 
 def _parsed(path: Path, format: str, traces: list[Trace]) -> ParsedFile:
@@ -124,11 +127,13 @@ def _parsed(path: Path, format: str, traces: list[Trace]) -> ParsedFile:
     return ParsedFile(path=path, format=format, traces=traces)
 
 
-def _read_streaming(path: Path, format: str, events: LogEvents | None = None) -> ParsedFile | None:
+def _read_streaming(
+    path: Path, format: str, events: LogEvents | None = None, mapping: SpanMapping | None = None
+) -> ParsedFile | None:
     """An OTLP/JSON Lines file read line by line, never held whole; None for any other file."""
     from agenteval.formats._otlp_stream import read_otlp_lines
 
-    found = read_otlp_lines(path, format, events)
+    found = read_otlp_lines(path, format, events, mapping)
     return None if found is None else _parsed(path, *found)
 
 
@@ -152,8 +157,13 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[TraceError]]:
     return files, errors
 
 
-def read_paths(paths: Iterable[Path], format: str = "auto") -> tuple[list[ParsedFile], list[InputError]]:
+def read_paths(
+    paths: Iterable[Path], format: str = "auto", mapping: SpanMapping | None = None
+) -> tuple[list[ParsedFile], list[InputError]]:
     """Read every trace file under ``paths``; files that cannot be read become InputError records.
+
+    ``mapping`` (the ``[mapping]`` settings) gives spans the user mapped a step type; the spans no
+    reader maps are listed in each trace's ``metadata["unmapped_spans"]``.
 
     OpenTelemetry log files (``resourceLogs``) given alongside span files are companions, not traces:
     exporters write message content there, apart from the spans, so their records are joined to the
@@ -187,7 +197,7 @@ def read_paths(paths: Iterable[Path], format: str = "auto") -> tuple[list[Parsed
     for index, path, document in pending:
         try:
             if document is None:
-                streamed = _read_streaming(path, format, events) if stream else None
+                streamed = _read_streaming(path, format, events, mapping) if stream else None
                 if streamed is not None:
                     parsed.append(streamed)
                     continue
@@ -196,7 +206,7 @@ def read_paths(paths: Iterable[Path], format: str = "auto") -> tuple[list[Parsed
                     continue
             if join:
                 document = _join_companions(document, companions, str(path))
-            parsed.append(parse_document(path, document, format))
+            parsed.append(parse_document(path, document, format, mapping))
         except TraceError as exc:
             failed.append(_input_error(exc, path))
     return parsed, errors + [unreadable[i] for i in sorted(unreadable)] + failed

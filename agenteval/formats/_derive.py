@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agenteval.errors import TraceError
+from agenteval.formats._evidence import unmapped_spans, unrecorded
 from agenteval.formats._rawspan import RawSpan, decode_json
 from agenteval.formats._spantree import Info, SpanTree
 from agenteval.formats.base import describe_validation_error
@@ -86,6 +87,12 @@ class Builder(SpanTree):
         self.first_step: dict[str, str] = {}
         self.scopes: dict[str | None, _Scope] = {}
         self.bound: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        self.unmapped, self.failed_unmapped = unmapped_spans(self)
+        for span_id in self.failed_unmapped:  # it makes a step: no recorded error is dropped
+            self.spans[span_id].kind = "tool"
+        if self.failed_unmapped:
+            for span in self.spans.values():
+                self._classify(span)
 
     # -- steps and edges -------------------------------------------------------------------------
 
@@ -159,7 +166,7 @@ class Builder(SpanTree):
             found = (st.execs_by_call[cid], "reexecution")
         elif same_name:
             found = (same_name[0], "tool_name")
-        elif st.unconsumed:
+        elif st.unconsumed and tool.mapped_to is None:  # a span the user mapped answers no call by position
             found = (st.unconsumed[0], "order")
         if found[0] is not None and found[0]["type"] is StepType.PARAMGEN:
             st.unconsumed.remove(found[0])
@@ -268,6 +275,8 @@ class Builder(SpanTree):
             meta["retry_of"] = prev["id"]  # R2: kept as its own step, only tagged
         if bound is None:
             meta["invoked_by"] = "code"
+        if span.mapped_to:
+            meta["mapped_to"] = span.mapped_to
         status = _step_status(span)
         step = self._add(span, "exec", StepType.EXEC, st, tool=name, tool_call_id=span.tool_call_id, input=args,
                          arguments=args, output=span.tool_result, status=status, error=span.error,
@@ -289,13 +298,35 @@ class Builder(SpanTree):
         st.last_exec_by_tool[name or ""] = step
         st.since_prev.append(step)
 
+    def _mapped(self, span: RawSpan, st: _Scope) -> None:
+        """A span the user mapped to PLAN or SYNTH: one step with the span's input and output."""
+        deps = self._llm_deps(span, st)
+        step = self._add(span, span.mapped_to.lower(), StepType(span.mapped_to), st, input=span.tool_args,
+                         output=span.tool_result, status=_step_status(span), error=span.error,
+                         metadata={"mapped_to": span.mapped_to, "attributes": span.attributes})
+        self._link(step, deps)
+        st.prev_llm_steps, st.since_prev = [step], []
+
+    def _unmapped_error(self, span: RawSpan, st: _Scope) -> None:
+        """An unmapped span that recorded an error: an EXEC judges cannot assess, where the span sat."""
+        first_in_scope = not st.steps
+        step = self._add(span, "exec", StepType.EXEC, st, status=_step_status(span),
+                         error=span.error or ErrorInfo(message=f"span '{span.name}' recorded an error"),
+                         metadata={"unmapped_span": span.name, "attributes": span.attributes})
+        self._link(step, self._scope_entry(st) if first_in_scope else st.steps[-2:-1])
+        st.since_prev.append(step)
+
     def build(self, task: str | None, tools: list[Tool] | None) -> Trace:
         """The trace: steps in derivation order, edges, the final answer and annotations."""
         order, infos, retries = self.layout()
         dropped = {s.id for spans in retries.values() for s in spans}
         for span in order:
             st = self._state(self.scope[span.id])
-            if span.kind == "llm":
+            if span.id in self.failed_unmapped:
+                self._unmapped_error(span, st)
+            elif span.kind == "llm" and span.mapped_to in ("PLAN", "SYNTH"):
+                self._mapped(span, st)
+            elif span.kind == "llm":
                 self._llm(span, infos[span.id], st, retries.get(span.id, []))
             else:
                 self._tool(span, st)
@@ -303,12 +334,18 @@ class Builder(SpanTree):
             raise TraceError(f"trace {self.trace_id}: no LLM or tool spans to make steps from")
         self._mark_final()
         annotations = self._annotate(dropped)
+        for step in self.steps:
+            if "unmapped_span" not in step["metadata"]:
+                step["unrecorded"] = unrecorded(step, self.spans[step["metadata"]["source"]["span_id"]])
         try:
             steps = [Step(**s) for s in self.steps]
         except ValidationError as exc:
             raise TraceError(f"trace {self.trace_id}: {describe_validation_error(exc)}") from None
+        metadata = {"format": self.fmt, "warnings": self.warnings, **annotations}
+        if self.unmapped:
+            metadata["unmapped_spans"] = self.unmapped
         return Trace(id=self.trace_id, task=task if task is not None else self._task(order), tools=tools or [],
-                     steps=steps, metadata={"format": self.fmt, "warnings": self.warnings, **annotations})
+                     steps=steps, metadata=metadata)
 
     def _mark_final(self) -> None:
         """S5: the last SYNTH of the root scope (the trace root or a top-level agent) is the answer."""

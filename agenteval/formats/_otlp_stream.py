@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agenteval.errors import TraceError
 from agenteval.formats.base import Document, FormatReader, json_lines
 from agenteval.formats.otlp import drain, get, group_by_trace, iter_records
 from agenteval.formats.otlp_logs import LogEvents, attach_events
 from agenteval.models import Trace
+
+if TYPE_CHECKING:
+    from agenteval.mapping import SpanMapping
 
 #: The first readers auto-detection tries, in order. For a document of OTLP traces ``native`` (which
 #: needs ``steps`` lists) says no, and one of the other three always says yes: ``otel`` claims what the
@@ -32,13 +35,16 @@ class _NotStreamable(Exception):
     """A line is not an OTLP ``TracesData``: the file is read the ordinary way."""
 
 
-def read_otlp_lines(path: Path, format: str, events: LogEvents | None = None) -> tuple[str, list[Trace]] | None:
+def read_otlp_lines(
+    path: Path, format: str, events: LogEvents | None = None, mapping: SpanMapping | None = None
+) -> tuple[str, list[Trace]] | None:
     """The traces of an OTLP/JSON Lines file and the format that read them, decoded line by line.
 
     Args:
         path: the file.
         format: "auto", or the name of an OTLP reader (``otel``, ``openinference``, ``langfuse``).
         events: log records of companion files, to attach to the spans as ``otlp_logs.join_logs`` does.
+        mapping: span names and attributes the user mapped to step types.
 
     Returns:
         (format name, traces), or None unless the file is JSON Lines whose every line is an OTLP
@@ -90,6 +96,8 @@ def read_otlp_lines(path: Path, format: str, events: LogEvents | None = None) ->
     parse_spans = reader.parse_spans
     if parse_spans is None:  # not a reader of OTLP spans after all
         return None
+    if mapping and reader.mappable:
+        return reader.name, parse_spans(drain(grouped), str(path), mapping)
     return reader.name, parse_spans(drain(grouped), str(path))
 
 

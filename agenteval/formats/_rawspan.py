@@ -10,10 +10,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from agenteval.errors import TraceError
 from agenteval.models import ErrorInfo, Usage
+
+if TYPE_CHECKING:
+    from agenteval.mapping import SpanMapping
 
 PLAN_NAME = re.compile(r"(?<![a-z])plan(?:ner|ning)?(?![a-z])", re.IGNORECASE)
 
@@ -94,8 +98,8 @@ class RawSpan:
     messages), ``output`` (an LLM's answer text, a tool's result), ``arguments`` (tool call arguments)."""
     unmapped: bool = False
     """No convention of the format says what this span is: its kind is the reader's fallback guess."""
-    step_type: str | None = None
-    """A user mapping's step type (``PLAN`` or ``SYNTH``) for a span that makes that one step."""
+    mapped_to: str | None = None
+    """The step type a user mapping gave the span (``EXEC``, ``PLAN``, ``SYNTH`` or ``ignore``)."""
 
 
 def looks_like_plan(name: str) -> bool:
@@ -139,3 +143,26 @@ def ns_from_iso(value: Any, where: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def map_target(mapping: SpanMapping | None, name: str, attributes: Mapping[str, Any] | None) -> str | None:
+    """The step type a user mapping gives a span (``EXEC``, ``PLAN``, ``SYNTH``, ``ignore``), or None."""
+    return mapping.target(name, attributes) if mapping else None
+
+
+def mapped_kind(target: str | None, kind: SpanKind) -> SpanKind:
+    """The kind to decode a span as: a mapped span as a tool (its input and output are what the step
+    takes and gives), an ignored one as a container that makes no step, any other as the reader says."""
+    if target is None:
+        return kind
+    return "chain" if target == "ignore" else "tool"
+
+
+def settle(span: RawSpan, target: str | None, fallback: bool) -> RawSpan:
+    """Finish a decoded span: record its mapping (a ``PLAN`` or ``SYNTH`` one makes that one step), and
+    flag it unmapped when only the reader's fallback guess typed it."""
+    span.mapped_to = target
+    if target in ("PLAN", "SYNTH"):
+        span.kind = "llm"
+    span.unmapped = fallback and target is None
+    return span

@@ -45,6 +45,8 @@ class FormatReader:
     parse_spans: Callable[[Iterable[tuple[str, list[Any]]], str], list[Trace]] | None = None
     """Readers of OTLP spans: ``parse`` from already decoded spans, given trace by trace as (trace id,
     its ``otlp.SpanRecord``s in file order), so that a big JSON Lines file can be read line by line."""
+    mappable: bool = False
+    """``parse`` and ``parse_spans`` take a third argument: the user's ``agenteval.mapping.SpanMapping``."""
 
 
 def _load_zip(path: Path, source: str) -> Document:

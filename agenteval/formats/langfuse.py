@@ -40,9 +40,13 @@ from agenteval.formats.spans import (
     RawSpan,
     decode_json,
     looks_like_plan,
+    map_target,
+    mapped_kind,
     ns_from_iso,
+    settle,
     spans_to_trace,
 )
+from agenteval.mapping import SpanMapping
 from agenteval.models import ErrorInfo, Tool, Trace
 
 __all__ = ["READER", "detect", "parse", "parse_spans"]
@@ -211,7 +215,8 @@ def _tool_input(value: Any) -> tuple[Any, str | None, str | None]:
     return parse_tool_input(value)
 
 
-def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]]:
+def _span(obs: dict[str, Any], seq: int, kind: str, target: str | None = None,
+          fallback: bool = False) -> tuple[RawSpan, list[Tool]]:
     obs_id = ident(obs.get("id"))
     if obs_id is None:
         raise TraceError(f"observation #{seq}: missing id")
@@ -234,6 +239,7 @@ def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]
         inp, tools = _generation_input(obs.get("input"))
         span.inp, span.out = inp or [], _generation_output(obs.get("output"))
         span.content_missing = inp is None and span.out is None
+        span.unrecorded = {k for k, v in (("input", inp), ("output", span.out)) if v is None}
         model = obs.get("model") or get(obs, "providedModelName")
         span.model = str(model) if model else None
         legacy = {k: get(obs, k) for k in ("promptTokens", "completionTokens")}  # v1 observation views
@@ -252,13 +258,18 @@ def _span(obs: dict[str, Any], seq: int, kind: str) -> tuple[RawSpan, list[Tool]
             call_id, output = call_id or answer.tool_call_id, decode_json(answer.text)
         span.tool_result = output
         span.tool_call_id = call_id or _call_id(metadata)
+        if obs.get("input") is None and obs.get("output") is None:
+            # Input/output capture off (capture_input/capture_output=False): a tool called with
+            # arguments that returned nothing would still show its input.
+            span.unrecorded = {"arguments", "output"}
     elif kind == "agent":
         span.agent_name = span.name or None
-    return span, tools
+    return settle(span, target, fallback), tools
 
 
-def _kinds(observations: list[dict[str, Any]]) -> dict[int, str]:
-    """Span kind per position; SPANs named after a tool the model called are tools (older SDKs)."""
+def _kinds(observations: list[dict[str, Any]]) -> dict[int, tuple[str, bool]]:
+    """Span kind per position, and whether it is only a guess: a SPAN (the type of any ``@observe``d
+    function) or an unknown type; SPANs named after a tool the model called are tools (older SDKs)."""
     called: set[str] = set()
     for obs in observations:
         if str(get(obs, "type") or "").upper() == "GENERATION":
@@ -269,20 +280,25 @@ def _kinds(observations: list[dict[str, Any]]) -> dict[int, str]:
     for n, obs in enumerate(observations):
         raw = str(get(obs, "type") or "SPAN").upper()
         kind = _KINDS.get(raw, "aux" if raw in TYPES else "chain")
+        fallback = raw == "SPAN" or raw not in TYPES
         if raw == "SPAN" and isinstance(obs.get("name"), str) and obs["name"] in called:
-            kind = "tool"
+            kind, fallback = "tool", False
         if raw == "RETRIEVER":  # S2: an agent action only directly under an agent
             kind = "tool" if types.get(ident(get(obs, "parentObservationId"))) == "AGENT" else "aux"
-        kinds[n] = kind
+        kinds[n] = kind, fallback
     return kinds
 
 
-def _trace(trace_id: str, record: dict[str, Any], observations: list[Any]) -> Trace | None:
+def _trace(trace_id: str, record: dict[str, Any], observations: list[Any],
+           mapping: SpanMapping | None = None) -> Trace | None:
     observations = [as_dict(o, f"trace {trace_id}: observation #{n}") for n, o in enumerate(observations)]
     kinds = _kinds(observations)
     spans, tools = [], {}
     for n, obs in enumerate(observations):
-        span, found = _span(obs, n, kinds[n])
+        metadata = decode_json(obs.get("metadata"))
+        target = map_target(mapping, str(obs.get("name") or ""), {**(metadata if isinstance(metadata, dict) else {}), **obs})
+        kind, fallback = kinds[n]
+        span, found = _span(obs, n, mapped_kind(target, kind), target, fallback)
         spans.append(span)
         for tool in found:
             tools.setdefault(tool.name, tool)
@@ -295,23 +311,25 @@ def _trace(trace_id: str, record: dict[str, Any], observations: list[Any]) -> Tr
                           task=task.strip() if isinstance(task, str) and task.strip() else None)
 
 
-def parse(document: Document, source: str) -> list[Trace]:
-    """Read every trace of a Langfuse export.
+def parse(document: Document, source: str, mapping: SpanMapping | None = None) -> list[Trace]:
+    """Read every trace of a Langfuse export; ``mapping`` gives spans the user mapped a step type.
 
     Raises:
         TraceError: an observation is not an object, lacks an id, or has a malformed time or token count;
             the message names the trace or observation and the field.
     """
-    return collect_traces((_trace(*group) for group in _groups(document)), source)
+    return collect_traces((_trace(*group, mapping) for group in _groups(document)), source)
 
 
-def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+def parse_spans(
+    traces: Iterable[tuple[str, list[SpanRecord]]], source: str, mapping: SpanMapping | None = None
+) -> list[Trace]:
     """Read every trace from the decoded OTLP spans of the Langfuse SDK (see ``FormatReader.parse_spans``).
 
     Raises:
         TraceError: as :func:`parse`.
     """
-    return collect_traces((_trace(*group) for group in _span_groups(traces)), source)
+    return collect_traces((_trace(*group, mapping) for group in _span_groups(traces)), source)
 
 
 READER = FormatReader(
@@ -320,4 +338,5 @@ READER = FormatReader(
     detect=detect,
     parse=parse,
     parse_spans=parse_spans,
+    mappable=True,
 )

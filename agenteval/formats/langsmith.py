@@ -32,9 +32,13 @@ from agenteval.formats.spans import (
     RawSpan,
     decode_json,
     looks_like_plan,
+    map_target,
+    mapped_kind,
     ns_from_iso,
+    settle,
     spans_to_trace,
 )
+from agenteval.mapping import SpanMapping
 from agenteval.models import ErrorInfo, Tool, Trace
 
 __all__ = ["READER", "detect", "parse", "parse_dotted_order"]
@@ -43,6 +47,7 @@ _WRAPPERS = ("runs", "items", "post", "patch")
 _DOTTED = re.compile(r"(\d{8}T\d{6})(\d{6}|\d{3})Z(.+)")
 _LLM_TYPES = {"llm", "chat_model", "chatmodel"}
 _AUX_TYPES = {"embedding", "prompt", "parser"}
+_KNOWN_TYPES = {*_LLM_TYPES, *_AUX_TYPES, "tool", "retriever", "chain"}
 _KEEP = ("run_type", "status", "tags", "prompt_tokens", "completion_tokens", "total_tokens", "total_cost",
          "session_id", "reference_example_id")
 
@@ -198,6 +203,7 @@ def _llm(span: RawSpan, run: _Run, inputs: dict[str, Any], outputs: dict[str, An
     out, fields = output_message(outputs)
     span.inp, span.out = inp or [], out
     span.content_missing = inp is None and out is None
+    span.unrecorded = {k for k, v in (("input", inp), ("output", out)) if v is None}
     llm_output = as_dict(outputs.get("llm_output"), f"{where}: outputs.llm_output") if outputs else {}
     response = as_dict(fields.get("response_metadata"), f"{where}: response_metadata") if fields else {}
     invocation = as_dict(run.extra.get("invocation_params"), f"{where}: extra.invocation_params")
@@ -239,6 +245,12 @@ def _tool(span: RawSpan, run: _Run, inputs: dict[str, Any], outputs: dict[str, A
     else:
         span.tool_result = decode_json(result)
     span.tool_call_id = call_id or ident(run.extra.get("tool_call_id")) or ident(run.metadata.get("tool_call_id"))
+    # hide_inputs / hide_outputs send {}; a tool called with arguments or that returned (even None)
+    # records a key. A failed run's empty outputs are its error, which the step shows.
+    if not inputs:
+        span.unrecorded.add("arguments")
+    if not outputs and span.status == "ok":
+        span.unrecorded.add("output")
 
 
 def _is_tool_message(value: Any) -> bool:
@@ -266,7 +278,7 @@ def _retry_spans(span: RawSpan, run: _Run) -> list[RawSpan]:
     return found
 
 
-def _span(run: _Run, kind: str) -> RawSpan:
+def _span(run: _Run, kind: str, target: str | None = None) -> RawSpan:
     where = run.where
     start, end = _times(run)
     error = _run_error(run)
@@ -285,7 +297,7 @@ def _span(run: _Run, kind: str) -> RawSpan:
         _tool(span, run, inputs, outputs)
     elif kind == "agent":
         span.agent_name = span.name or None
-    return span
+    return settle(span, target, run.run_type not in _KNOWN_TYPES)
 
 
 def _tools(runs: list[_Run], kinds: dict[str, str]) -> list[Tool]:
@@ -302,13 +314,16 @@ def _tools(runs: list[_Run], kinds: dict[str, str]) -> list[Tool]:
     return list(found.values())
 
 
-def _trace(trace_id: str, runs: dict[str, _Run]) -> Trace | None:
+def _trace(trace_id: str, runs: dict[str, _Run], mapping: SpanMapping | None = None) -> Trace | None:
     kinds = _kinds(runs)
+    targets = {rid: map_target(mapping, str(run.data.get("name") or ""), {**run.data, "metadata": run.metadata})
+               for rid, run in runs.items()}
+    kinds = {rid: mapped_kind(targets[rid], kind) for rid, kind in kinds.items()}
     # D0: dotted_order order (pre-order execution order) is the tie-breaker after times
     ordered = sorted(runs.values(), key=lambda r: (r.dotted is None, r.dotted or [], r.position))
     spans: list[RawSpan] = []
     for run in ordered:
-        span = _span(run, kinds[run.id])
+        span = _span(run, kinds[run.id], targets[run.id])
         for extra in [*_retry_spans(span, run), span]:
             extra.seq = len(spans)
             spans.append(extra)
@@ -317,8 +332,9 @@ def _trace(trace_id: str, runs: dict[str, _Run]) -> Trace | None:
     return spans_to_trace(spans, trace_id=trace_id, format_name="langsmith", tools=_tools(ordered, kinds))
 
 
-def parse(document: Document, source: str) -> list[Trace]:
-    """Read every trace (runs grouped by ``trace_id``, the root of ``dotted_order``, or the root run).
+def parse(document: Document, source: str, mapping: SpanMapping | None = None) -> list[Trace]:
+    """Read every trace (runs grouped by ``trace_id``, the root of ``dotted_order``, or the root run);
+    ``mapping`` gives runs the user mapped a step type.
 
     Raises:
         TraceError: a run is not an object, lacks an id, or has a malformed time, ``dotted_order``,
@@ -330,7 +346,7 @@ def parse(document: Document, source: str) -> list[Trace]:
         groups: dict[str, dict[str, _Run]] = {}
         for run in runs.values():
             groups.setdefault(_trace_id(run, runs), {})[run.id] = run
-        traces = [_trace(tid, group) for tid, group in groups.items()]
+        traces = [_trace(tid, group, mapping) for tid, group in groups.items()]
     except TraceError as exc:
         raise TraceError(exc.message, source=source) from None
     return [t for t in traces if t is not None]
@@ -341,4 +357,5 @@ READER = FormatReader(
     description="LangSmith runs (list_runs exports, {\"runs\"}/{\"items\"} API pages, POST+PATCH batches, JSON Lines)",
     detect=detect,
     parse=parse,
+    mappable=True,
 )

@@ -26,13 +26,24 @@ from agenteval.errors import TraceError
 from agenteval.formats.base import Document, FormatReader
 from agenteval.formats.otel import parse_message
 from agenteval.formats.otlp import as_dict, count
-from agenteval.formats.spans import Msg, RawSpan, decode_args, decode_json, ns_from_iso, spans_to_trace
+from agenteval.formats.spans import (
+    Msg,
+    RawSpan,
+    decode_args,
+    decode_json,
+    map_target,
+    ns_from_iso,
+    settle,
+    spans_to_trace,
+)
+from agenteval.mapping import SpanMapping
 from agenteval.models import ErrorInfo, Tool, Trace, Usage
 
 __all__ = ["READER", "detect", "handoff_tool_name", "parse", "parse_error", "parse_output"]
 
 _OBJECTS = ("trace", "trace.span")
 _AUX_TYPES = {"guardrail", "transcription", "speech", "speech_group", "mcp_tools"}
+_KNOWN_TYPES = {*_AUX_TYPES, "generation", "response", "function", "handoff", "agent", "custom"}
 _EXC_PREFIX = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Timeout|Exceeded))\s*:\s*")
 _TIMEOUT = re.compile(r"time[ _-]?out|timed out|deadline", re.IGNORECASE)
 _TOOL_FAILED = "An error occurred while running the tool"
@@ -138,7 +149,7 @@ def _span_id(value: Any, where: str) -> str | None:
     return value
 
 
-def _raw_span(item: dict[str, Any], seq: int) -> RawSpan:
+def _raw_span(item: dict[str, Any], seq: int, mapping: SpanMapping | None = None) -> RawSpan:
     span_id = _span_id(item.get("id"), f"span #{seq}: id")
     if span_id is None:
         raise TraceError(f"span #{seq}: missing id")
@@ -157,7 +168,20 @@ def _raw_span(item: dict[str, Any], seq: int) -> RawSpan:
     )
     name = data.get("name")
     span.name = str(name) if name is not None else kind_raw
-    if kind_raw == "generation":
+    custom = data.get("data")
+    target = map_target(mapping, span.name, data)
+    # A custom span the SDK did not open itself (task, turn) is the user's own: no convention covers it.
+    fallback = kind_raw not in _KNOWN_TYPES or (
+        kind_raw == "custom" and not (isinstance(custom, dict) and custom.get("sdk_span_type")))
+    if target is not None:
+        span.kind = "chain" if target == "ignore" else "tool"
+        if span.kind == "tool":  # its input and output, wherever the span keeps them
+            inner = custom if isinstance(custom, dict) else {}
+            value = data.get("input", inner.get("input"))
+            span.tool_name = span.name
+            span.tool_args, span.tool_args_raw = decode_args(value) if value is not None else (None, None)
+            span.tool_result = parse_output(data.get("output", inner.get("output")))
+    elif kind_raw == "generation":
         span.kind = "llm"
         model = data.get("model")
         span.model = str(model) if model else None
@@ -167,16 +191,23 @@ def _raw_span(item: dict[str, Any], seq: int) -> RawSpan:
         outs = _messages(out, f"{where}: output", "assistant") if out is not None else []
         span.out = next((m for m in outs if m.role == "assistant"), outs[0] if outs else None)
         span.content_missing = inp is None and out is None
+        # trace_include_sensitive_data=False exports input and output as null.
+        span.unrecorded = {k for k, v in (("input", inp), ("output", out)) if v is None}
         if data.get("model_config"):
             span.attributes["model_config"] = data["model_config"]
     elif kind_raw == "response":
         span.kind, span.content_missing = "llm", True
+        span.unrecorded = {"input", "output", "arguments"}  # Responses API spans hold an id and usage only
         span.usage = _usage(data.get("usage"), f"{where}: usage")
         span.attributes["response_id"] = data.get("response_id")
     elif kind_raw == "function":
         span.kind, span.tool_name = "tool", str(name) if name is not None else None
         if data.get("input") is not None:
             span.tool_args, span.tool_args_raw = decode_args(data["input"])
+        else:
+            # trace_include_sensitive_data=False leaves both null. The SDK also writes a falsy output as
+            # null, so a null output with recorded input is an empty result, not an unrecorded one.
+            span.unrecorded = {"arguments"} | ({"output"} if data.get("output") is None else set())
         span.tool_result = parse_output(data.get("output"))
         output = data.get("output")
         if error is None and isinstance(output, str) and output.startswith(_TOOL_FAILED):
@@ -194,13 +225,14 @@ def _raw_span(item: dict[str, Any], seq: int) -> RawSpan:
         span.kind, span.agent_name = "agent", span.name
     elif kind_raw == "custom":
         span.kind = "chain"  # task, turn or a user's own grouping span: a container
-        custom = data.get("data")
         if isinstance(custom, dict) and custom.get("sdk_span_type"):
             span.kind_raw = str(custom["sdk_span_type"])
     elif kind_raw == "guardrail":
         span.name = f"{span.name} (triggered)" if data.get("triggered") else span.name
-    # transcription, speech, mcp_tools and unknown types stay auxiliary
-    return span
+    elif fallback:
+        span.kind = "chain"  # an unknown type: reported as not mapped unless it holds steps
+    # transcription, speech and mcp_tools stay auxiliary
+    return settle(span, target, fallback)
 
 
 def _catalog(items: list[dict[str, Any]]) -> list[Tool]:
@@ -262,8 +294,9 @@ def _assign_call_ids(spans: list[RawSpan]) -> None:
                 span.tool_call_id, span.attributes["tool_call_id_from"] = match.id, "arguments"
 
 
-def _trace(trace_id: str, record: dict[str, Any], items: list[tuple[int, dict[str, Any]]]) -> Trace | None:
-    spans = _without_guardrail_runs([_raw_span(item, seq) for seq, item in items])
+def _trace(trace_id: str, record: dict[str, Any], items: list[tuple[int, dict[str, Any]]],
+           mapping: SpanMapping | None = None) -> Trace | None:
+    spans = _without_guardrail_runs([_raw_span(item, seq, mapping) for seq, item in items])
     if not any(s.kind in ("llm", "tool") for s in spans):
         return None
     _assign_call_ids(spans)
@@ -277,8 +310,9 @@ def _trace(trace_id: str, record: dict[str, Any], items: list[tuple[int, dict[st
     return trace.model_copy(update={"metadata": {**trace.metadata, **extra}})
 
 
-def parse(document: Document, source: str) -> list[Trace]:
-    """Read every trace in an Agents SDK export (spans grouped by ``trace_id``, in order of appearance).
+def parse(document: Document, source: str, mapping: SpanMapping | None = None) -> list[Trace]:
+    """Read every trace in an Agents SDK export (spans grouped by ``trace_id``, in order of appearance);
+    ``mapping`` gives spans the user mapped a step type.
 
     Raises:
         TraceError: a record is not an object, or a span field has the wrong type (names the span and
@@ -302,7 +336,7 @@ def parse(document: Document, source: str) -> list[Trace]:
             if trace_id is None:
                 raise TraceError(f"span #{seq}: missing trace_id")
             groups.setdefault(trace_id, []).append((seq, item))
-        traces = [_trace(tid, records.get(tid, {}), items) for tid, items in groups.items()]
+        traces = [_trace(tid, records.get(tid, {}), items, mapping) for tid, items in groups.items()]
     except TraceError as exc:
         raise TraceError(" ".join(exc.message.splitlines()), source=source) from None
     return [t for t in traces if t is not None]
@@ -313,4 +347,5 @@ READER = FormatReader(
     description="OpenAI Agents SDK trace/span exports ({\"data\": [...]}, a list, or JSON Lines)",
     detect=detect,
     parse=parse,
+    mappable=True,
 )

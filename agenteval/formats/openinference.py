@@ -35,9 +35,13 @@ from agenteval.formats.spans import (
     decode_args,
     decode_json,
     looks_like_plan,
+    map_target,
+    mapped_kind,
     ns_from_iso,
+    settle,
     spans_to_trace,
 )
+from agenteval.mapping import SpanMapping
 from agenteval.models import Trace, Usage
 
 __all__ = ["READER", "detect", "parse", "parse_spans"]
@@ -170,20 +174,21 @@ def _from_value(value: Any, key: str) -> list[Msg] | None:
     return None
 
 
-def _kind(rec: SpanRecord, kinds: dict[str, str]) -> str:
+def _kind(rec: SpanRecord, kinds: dict[str, str]) -> tuple[str, bool]:
+    """The span's kind, and whether that is only the fallback guess (no OpenInference kind says it)."""
     raw = str(rec.attributes.get("openinference.span.kind") or "UNKNOWN").upper()
     if raw in _KINDS:
-        return _KINDS[raw]
+        return _KINDS[raw], False
     if raw == "RETRIEVER":  # S2: a retrieval is an agent action only directly under the agent
-        return "tool" if kinds.get(rec.parent_id or "") == "agent" else "aux"
+        return ("tool" if kinds.get(rec.parent_id or "") == "agent" else "aux"), False
     if raw != "UNKNOWN" and raw in _OI_KINDS:
-        return "aux"
+        return "aux", False
     if any(k.startswith("llm.") for k in rec.attributes):
-        return "llm"
-    return "tool" if "tool.name" in rec.attributes else "chain"
+        return "llm", False
+    return ("tool", False) if "tool.name" in rec.attributes else ("chain", True)
 
 
-def _raw_span(rec: SpanRecord, kind: str) -> RawSpan:
+def _raw_span(rec: SpanRecord, kind: str, target: str | None = None, fallback: bool = False) -> RawSpan:
     attrs, where = rec.attributes, rec.where
     tree = unflatten(attrs)
     error = rec.error_info()
@@ -213,6 +218,8 @@ def _raw_span(rec: SpanRecord, kind: str) -> RawSpan:
             out.finish_reason = _str(_get(tree, "llm.finish_reason"))
         span.inp, span.out = inp or [], out
         span.content_missing = inp is None and out is None
+        # Hidden messages (OPENINFERENCE_HIDE_*) are dropped; redacted values are caught on the steps.
+        span.unrecorded = {k for k, v in (("input", inp), ("output", out)) if v is None}
     elif kind == "tool":
         span.tool_name = _str(_get(tree, "tool.name")) or rec.name or None
         span.tool_call_id = (_str(_get(tree, "tool.id") or _get(tree, "tool_call.id")) or "").strip() or None
@@ -223,30 +230,35 @@ def _raw_span(rec: SpanRecord, kind: str) -> RawSpan:
         span.tool_result = decode_json(result) if result is not None else _get(tree, "retrieval.documents")
     elif kind == "agent":
         span.agent_name = _str(_get(tree, "agent.name")) or rec.name or None
-    return span
+    return settle(span, target, fallback)
 
 
-def _trace(trace_id: str, recs: list[SpanRecord]) -> Trace | None:
+def _trace(trace_id: str, recs: list[SpanRecord], mapping: SpanMapping | None = None) -> Trace | None:
     kinds: dict[str, str] = {}
     for rec in recs:  # parents before children is not guaranteed: classify agents first
         if str(rec.attributes.get("openinference.span.kind") or "").upper() == "AGENT":
             kinds[rec.span_id] = "agent"
+    targets = {rec.span_id: map_target(mapping, rec.name, rec.attributes) for rec in recs}
+    fallback: dict[str, bool] = {}
     for rec in recs:
-        kinds[rec.span_id] = _kind(rec, kinds)
+        kind, fallback[rec.span_id] = _kind(rec, kinds)
+        kinds[rec.span_id] = mapped_kind(targets[rec.span_id], kind)
     tools = {}
     for rec in recs:
         schemas = _list(_get(unflatten(rec.attributes), "llm.tools"))
         found = [decode_json(_get(s, "tool.json_schema")) for s in schemas if isinstance(s, dict)]
         for tool in tool_catalog(found):
             tools.setdefault(tool.name, tool)
-    spans = [_raw_span(rec, kinds[rec.span_id]) for rec in recs]
+    spans = [_raw_span(rec, kinds[rec.span_id], targets[rec.span_id], fallback[rec.span_id]) for rec in recs]
     if not any(span.kind in ("llm", "tool") for span in spans):
         return None  # not an agent run (an HTTP request, a health check): nothing to evaluate
     return spans_to_trace(spans, trace_id=trace_id, format_name="openinference", tools=list(tools.values()))
 
 
-def parse(document: Document, source: str) -> list[Trace]:
+def parse(document: Document, source: str, mapping: SpanMapping | None = None) -> list[Trace]:
     """Read every trace of an OpenInference OTLP document or Phoenix REST export.
+
+    ``mapping`` gives spans the user mapped a step type (see ``agenteval.mapping``).
 
     Raises:
         TraceError: malformed spans or attributes; the message names the trace, span and field.
@@ -255,16 +267,18 @@ def parse(document: Document, source: str) -> list[Trace]:
         spans: Iterable[SpanRecord] = iter_records(document.items())
     else:
         spans = (_phoenix_record(item, seq) for seq, item in enumerate(_phoenix_items(document)))
-    return parse_spans(by_trace(spans), source)
+    return parse_spans(by_trace(spans), source, mapping)
 
 
-def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+def parse_spans(
+    traces: Iterable[tuple[str, list[SpanRecord]]], source: str, mapping: SpanMapping | None = None
+) -> list[Trace]:
     """Read every trace from its decoded spans (see ``FormatReader.parse_spans``).
 
     Raises:
         TraceError: as :func:`parse`.
     """
-    return collect_traces((_trace(tid, group) for tid, group in traces), source)
+    return collect_traces((_trace(tid, group, mapping) for tid, group in traces), source)
 
 
 READER = FormatReader(
@@ -273,4 +287,5 @@ READER = FormatReader(
     detect=detect,
     parse=parse,
     parse_spans=parse_spans,
+    mappable=True,
 )

@@ -17,7 +17,18 @@ from agenteval.errors import TraceError
 from agenteval.formats.base import Document, FormatReader, collect_traces
 from agenteval.formats.otlp import SpanRecord, by_trace, count, is_otlp, iter_records, raw_spans, unflatten
 from agenteval.formats.otlp_logs import join_logs
-from agenteval.formats.spans import Msg, RawSpan, ToolCall, decode_args, decode_json, spans_to_trace
+from agenteval.formats.spans import (
+    Msg,
+    RawSpan,
+    ToolCall,
+    decode_args,
+    decode_json,
+    map_target,
+    mapped_kind,
+    settle,
+    spans_to_trace,
+)
+from agenteval.mapping import SpanMapping
 from agenteval.models import Tool, Trace, Usage
 
 __all__ = ["READER", "detect", "join_logs", "json_text", "parse", "parse_message", "parse_spans", "tool_catalog"]
@@ -234,25 +245,26 @@ def _operation(rec: SpanRecord) -> str:
     return ""
 
 
-def _kind(rec: SpanRecord, op: str) -> str:
+def _kind(rec: SpanRecord, op: str) -> tuple[str, bool]:
+    """The span's kind, and whether that is only the fallback guess (no convention covers the span)."""
     attrs = rec.attributes
     if op in _LLM_OPS:
-        return "llm"
+        return "llm", False
     if op in _KIND_BY_OP:
-        return _KIND_BY_OP[op]
+        return _KIND_BY_OP[op], False
     if op:
-        return "aux"
+        return "aux", False
     traceloop = attrs.get("traceloop.span.kind")
     if isinstance(traceloop, str) and traceloop in _TRACELOOP_KINDS:
-        return _TRACELOOP_KINDS[traceloop]
+        return _TRACELOOP_KINDS[traceloop], False
     if attrs.get("llm.request.type") in ("chat", "completion") or any(
         k.startswith(("gen_ai.prompt.", "gen_ai.completion.")) for k in attrs
     ):
-        return "llm"
-    return "tool" if "gen_ai.tool.name" in attrs else "chain"
+        return "llm", False
+    return ("tool", False) if "gen_ai.tool.name" in attrs else ("chain", True)
 
 
-def _raw_span(rec: SpanRecord, kinds: dict[str, str]) -> RawSpan:
+def _raw_span(rec: SpanRecord, kinds: dict[str, str], target: str | None, fallback: bool) -> RawSpan:
     attrs, where = rec.attributes, rec.where
     op = _operation(rec)
     kind = kinds[rec.span_id]
@@ -262,7 +274,7 @@ def _raw_span(rec: SpanRecord, kinds: dict[str, str]) -> RawSpan:
         start_ns=rec.start_ns, end_ns=rec.end_ns, seq=rec.seq, status="error" if error else "ok", error=error,
         attributes={k: v for k, v in attrs.items() if not k.startswith(_CONTENT_KEYS)},
     )
-    if op == "retrieval":  # S2: a retrieval directly under an agent is one of its actions
+    if op == "retrieval" and target is None:  # S2: a retrieval directly under an agent is one of its actions
         parent_kind = kinds.get(rec.parent_id or "")
         span.kind, span.tool_type = ("tool", "retrieval") if parent_kind == "agent" else ("aux", None)
         span.tool_name = str(attrs.get("gen_ai.data_source.id") or "retrieval")
@@ -273,7 +285,10 @@ def _raw_span(rec: SpanRecord, kinds: dict[str, str]) -> RawSpan:
         inp, out = _llm_content(rec)
         span.inp, span.out = inp or [], out
         span.content_missing = inp is None and out is None
-    elif span.kind == "tool" and op != "retrieval":
+        span.unrecorded = {k for k, v in (("input", inp), ("output", out)) if v is None}
+        if _events_without_content(rec):
+            span.unrecorded |= {"input", "output", "arguments"}
+    elif span.kind == "tool" and (op != "retrieval" or target is not None):
         name = attrs.get("gen_ai.tool.name") or attrs.get("traceloop.entity.name")
         span.tool_name = str(name) if name else rec.name.removeprefix("execute_tool ").strip() or None
         span.tool_call_id = _id(attrs.get("gen_ai.tool.call.id"))
@@ -285,41 +300,68 @@ def _raw_span(rec: SpanRecord, kinds: dict[str, str]) -> RawSpan:
         span.tool_args, span.tool_args_raw = decode_args(args) if args is not None else (None, None)
         result = attrs.get("gen_ai.tool.call.result", attrs.get("traceloop.entity.output"))
         span.tool_result = decode_json(result)
+        # Opt-in attributes (content capture): absent means not recorded, not "called without arguments".
+        span.unrecorded = {k for k, v in (("arguments", args), ("output", result)) if v is None}
     elif span.kind == "agent":
         agent = attrs.get("gen_ai.agent.name") or attrs.get("traceloop.entity.name")
         span.agent_name = str(agent) if agent else rec.name.removeprefix("invoke_agent ").strip() or None
-    return span
+    return settle(span, target, fallback)
 
 
-def _trace(trace_id: str, recs: list[SpanRecord]) -> Trace | None:
+def _events_without_content(rec: SpanRecord) -> bool:
+    """Message events (semconv <= 1.30, or log records joined to the span) that carry no content at all:
+    capture was off. With capture on, the instrumentation writes every message's content and every tool
+    call's arguments, so an answer missing then is an empty answer, not an unrecorded one."""
+    bodies = [_event_body(e.attributes) for e in rec.events if e.name in _MESSAGE_EVENTS or e.name == "gen_ai.choice"]
+    if not bodies:
+        return False
+
+    def recorded(body: dict[str, Any]) -> bool:
+        message = decode_json(body.get("message"))
+        message = message if isinstance(message, dict) else {}
+        calls = decode_json(body.get("tool_calls", message.get("tool_calls")))
+        has_args = any(isinstance(c, dict) and isinstance(c.get("function"), dict) and "arguments" in c["function"]
+                       for c in (calls if isinstance(calls, list) else []))
+        return body.get("content") is not None or message.get("content") is not None or has_args
+
+    return not any(recorded(body) for body in bodies)
+
+
+def _trace(trace_id: str, recs: list[SpanRecord], mapping: SpanMapping | None = None) -> Trace | None:
     ops = {r.span_id: _operation(r) for r in recs}
-    kinds = {r.span_id: _kind(r, ops[r.span_id]) for r in recs}
+    targets = {r.span_id: map_target(mapping, r.name, r.attributes) for r in recs}
+    found = {r.span_id: _kind(r, ops[r.span_id]) for r in recs}
+    kinds = {sid: mapped_kind(targets[sid], kind) for sid, (kind, _) in found.items()}
     tools: dict[str, Tool] = {}
     for rec in recs:
         for tool in tool_catalog(rec.attributes.get("gen_ai.tool.definitions")):
             tools.setdefault(tool.name, tool)
-    spans = [_raw_span(r, kinds) for r in recs]
+    spans = [_raw_span(r, kinds, targets[r.span_id], found[r.span_id][1]) for r in recs]
     if not any(span.kind in ("llm", "tool") for span in spans):
         return None  # not an agent run (an HTTP request, a health check): nothing to evaluate
     return spans_to_trace(spans, trace_id=trace_id, format_name="otel", tools=list(tools.values()))
 
 
-def parse(document: Document, source: str) -> list[Trace]:
+def parse(document: Document, source: str, mapping: SpanMapping | None = None) -> list[Trace]:
     """Read every trace of an OTLP/JSON document (spans grouped by trace id).
+
+    ``mapping`` gives spans the user mapped a step type (see ``agenteval.mapping``).
 
     Raises:
         TraceError: malformed OTLP or GenAI attributes; the message names the trace, span and field.
     """
-    return parse_spans(by_trace(iter_records(document.items())), source)
+    return parse_spans(by_trace(iter_records(document.items())), source, mapping)
 
 
-def parse_spans(traces: Iterable[tuple[str, list[SpanRecord]]], source: str) -> list[Trace]:
+def parse_spans(
+    traces: Iterable[tuple[str, list[SpanRecord]]], source: str, mapping: SpanMapping | None = None
+) -> list[Trace]:
     """Read every trace from its decoded spans (see ``FormatReader.parse_spans``).
 
     Raises:
         TraceError: as :func:`parse`.
     """
-    return collect_traces((_trace(tid, recs) for tid, recs in traces), source)
+    return collect_traces((_trace(tid, recs, mapping) for tid, recs in traces), source)
 
 
 READER = FormatReader(
@@ -328,4 +370,5 @@ READER = FormatReader(
     detect=detect,
     parse=parse,
     parse_spans=parse_spans,
+    mappable=True,
 )

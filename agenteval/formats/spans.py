@@ -23,7 +23,10 @@ from agenteval.formats._rawspan import (
     decode_args,
     decode_json,
     looks_like_plan,
+    map_target,
+    mapped_kind,
     ns_from_iso,
+    settle,
 )
 from agenteval.models import Tool, Trace
 
@@ -35,7 +38,10 @@ __all__ = [
     "decode_args",
     "decode_json",
     "looks_like_plan",
+    "map_target",
+    "mapped_kind",
     "ns_from_iso",
+    "settle",
     "spans_to_trace",
 ]
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from agenteval.errors import AgentEvalError, JudgeError
 from agenteval.judges._checklist_code import Decision, Facts, decide
 from agenteval.judges.base import JudgmentCache, StepContext
+from agenteval.judges.evidence import not_assessable
 from agenteval.judges.llm import CallNotStarted, JsonReply, LLMClient
 from agenteval.judges.llm_judge import DEFAULT_PRICES, NOT_JUDGED_MAX_COST, CostBudget, cost_usd
 from agenteval.judges.prompt import build_check_messages, check_choices
@@ -160,6 +161,9 @@ class ChecklistJudge:
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
         """Judge one step. Never raises for a per-step problem: failures come back as judge errors."""
+        missing = not_assessable(ctx.step, self.name)
+        if missing is not None:
+            return missing  # nothing to show the model
         step_id = ctx.step.id
         try:
             rubric = self.rubrics.for_type(ctx.step.type)

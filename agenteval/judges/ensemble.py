@@ -23,6 +23,8 @@ class RulesFirstJudge:
     async def judge_step(self, ctx: StepContext) -> Judgment:
         """Judge one step: the rules' decisive verdict, or the model's judgment."""
         ruled = await self.rules.judge_step(ctx)
+        if ruled.not_assessable:
+            return ruled  # the evidence is missing for any judge: no model call
         if ruled.decisive and not self.judge_all:
             return ruled.model_copy(update={"details": {**ruled.details, "llm_call_saved": True}})
         judged = await self.model.judge_step(ctx)

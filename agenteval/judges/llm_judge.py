@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from agenteval.errors import AgentEvalError, ConfigError, JudgeError
 from agenteval.judges.base import JudgmentCache, StepContext
+from agenteval.judges.evidence import not_assessable
 from agenteval.judges.llm import CallNotStarted, JudgeReply, LLMClient
 from agenteval.models import Judgment, StepType, Usage
 
@@ -183,6 +184,9 @@ class LLMJudge:
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
         """Judge one step. Never raises for a per-step problem: failures come back as judge errors."""
+        missing = not_assessable(ctx.step, self.name)
+        if missing is not None:
+            return missing  # nothing to show the model
         step_id = ctx.step.id
         try:
             rubric = self.rubrics.for_type(ctx.step.type)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
 from agenteval.judges._numbers import texts_in, ungrounded_numbers
 from agenteval.judges.base import StepContext
+from agenteval.judges.evidence import not_assessable
 from agenteval.models import Judgment, Step, StepType
 
 if TYPE_CHECKING:
@@ -99,6 +100,9 @@ def build(settings: Settings | None = None, cache: JudgmentCache | None = None) 
 
 def judge_step_sync(ctx: StepContext) -> Judgment:
     """Judge one step with the rules (the logic behind ``RulesJudge.judge_step``)."""
+    missing = not_assessable(ctx.step, RulesJudge.name, rubric_version=RUBRIC_VERSION)
+    if missing is not None:
+        return missing
     check = _CHECKS.get(ctx.step.type)
     if check is None:
         return _neutral(ctx.step, f"{ctx.step.type.value} steps are not judged", [])

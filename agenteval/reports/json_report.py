@@ -8,6 +8,7 @@ from agenteval.compare import Comparison
 from agenteval.formats import ParsedFile
 from agenteval.gate import GateResult
 from agenteval.models import InputError, Run, TraceResult
+from agenteval.reports.summary import status_note, unmapped_spans
 
 
 def trace_result_json(result: TraceResult) -> dict[str, Any]:
@@ -18,6 +19,7 @@ def trace_result_json(result: TraceResult) -> dict[str, Any]:
         "format": result.format,
         "passed": result.passed,
         "status": result.status,
+        "status_note": status_note(result) or None,
         "root_cause": [rc.step_id for rc in result.root_causes],
         "steps": [
             {
@@ -28,9 +30,11 @@ def trace_result_json(result: TraceResult) -> dict[str, Any]:
                 "failure_code": v.failure_code,
                 "recovered": v.recovered,
                 "flags": v.flags,
+                "not_assessable": v.reason if v.verdict == "not_assessable" else None,
             }
             for v in result.verdicts
         ],
+        "unmapped_spans": unmapped_spans(result),
     }
 
 
@@ -65,9 +69,11 @@ def parse_json(files: list[ParsedFile], errors: list[InputError]) -> dict[str, A
                         "parents": s.parents,
                         "tool": s.tool,
                         "status": "ok" if s.status == "ok" and s.error is None else "error",
+                        "unrecorded": list(s.unrecorded),
                     }
                     for s in trace.steps
                 ],
+                "unmapped_spans": trace.metadata.get("unmapped_spans", []),
             }
             for file in files
             for trace in file.traces

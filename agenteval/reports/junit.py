@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from agenteval.compare import Comparison
 from agenteval.gate import GateResult
 from agenteval.models import Run, TraceResult
+from agenteval.reports.summary import status_note
 
 
 #: Characters XML 1.0 cannot hold; a tool's raw output may contain them.
@@ -23,7 +24,7 @@ def _failure_text(result: TraceResult) -> str:
     for rc in result.root_causes:
         lines.append(f"root cause {rc.step_id} ({rc.failure_code or 'uncoded'}) via {rc.algorithm}: {' -> '.join(rc.chain)}")
     for v in result.verdicts:
-        if v.failed or v.verdict == "judge_error":
+        if v.failed or v.verdict in ("judge_error", "not_assessable"):
             score = "-" if v.score is None else f"{v.score:.1f}"
             lines.append(f"{v.step_id} {v.type.value} {v.verdict} {v.failure_code or ''} score {score}: {v.reason}".replace("  ", " "))
     return _clean("\n".join(lines))
@@ -63,8 +64,14 @@ def junit_xml(run: Run, *, comparison: Comparison | None = None, gate: GateResul
         elif result.status == "incomplete":
             counts["errors"] += 1
             unjudged = ", ".join(v.step_id for v in result.verdicts if v.verdict == "judge_error")
-            error = ET.SubElement(case, "error", message=f"the judge could not score: {unjudged}", type="judge_error")
+            if unjudged:
+                error = ET.SubElement(case, "error", message=f"the judge could not score: {unjudged}", type="judge_error")
+            else:  # nothing a judge could look at, or an unmapped span that failed: not_assessable is no failure
+                error = ET.SubElement(case, "error", message=_clean(f"not assessable: {status_note(result)}"),
+                                      type="not_assessable")
             error.text = _failure_text(result)
+        elif status_note(result):
+            ET.SubElement(case, "system-out").text = _clean(f"passed; {status_note(result)}")
     for error in run.input_errors:
         counts["tests"] += 1
         counts["errors"] += 1

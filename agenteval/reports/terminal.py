@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agenteval.models import Run, TraceResult
-from agenteval.reports.summary import summarize
+from agenteval.reports.summary import status_note, summarize, unmapped_line
 from agenteval.reports.terminal_text import plain, safe
 from agenteval.reports.terminal_trace import VERDICT_STYLE, render_trace  # noqa: F401  (one trace: its own module)
 
@@ -34,17 +34,20 @@ def render_run(run: Run, console: Console) -> None:
         (f"{s.failed} failed", "red" if s.failed else "green"),
     )
     if s.incomplete:
-        line.append(f", {s.incomplete} incomplete (judge errors)", style="magenta")
+        line.append(f", {s.incomplete} incomplete (a step could not be judged)", style="magenta")
     if s.input_errors:
         line.append(f", {s.input_errors} input(s) could not be read", style="red")
     console.print(line)
     console.print(
         f"{s.steps} agent steps: {s.judged} judged, {s.direct} direct and {s.cascade} cascade failures, "
-        f"{s.judge_errors} judge errors, {s.not_assessed} not assessed"
+        f"{s.not_assessable} not assessable, {s.judge_errors} judge errors, {s.not_assessed} not assessed"
         + (f" · {s.llm_calls_saved} LLM calls saved by rules" if run.judge != "rules" else "")
         + (f" · {s.cached} from cache" if s.cached else "")
         + (f" · {s.usage.total_tokens} judge tokens, ${s.cost_usd:.4f}" if s.usage.total_tokens else "")
     )
+    unmapped = unmapped_line(s.unmapped_spans, s.unmapped_errors)
+    if unmapped:
+        console.print(safe(unmapped, "yellow"))
     if run.results:
         console.print(_traces_table(run.results))
     if s.failures_by_type:
@@ -75,13 +78,22 @@ def _traces_table(results: Sequence[TraceResult]) -> Table:
         failing = [v for v in result.verdicts if v.failed]
         table.add_row(
             safe(result.trace_id),
-            Text(result.status, style=STATUS_STYLE[result.status]),
+            _status(result),
             safe(", ".join(f"{v.step_id} ({v.verdict})" for v in failing) or "-"),
             safe("; ".join(
                 f"{rc.step_id} {rc.failure_code or ''}".strip() for rc in result.root_causes
             ) or "-"),
         )
     return table
+
+
+def _status(result: TraceResult) -> Text:
+    """The trace's status, with a note when most of it could not be assessed or an unmapped span failed."""
+    text = Text(result.status, style=STATUS_STYLE[result.status])
+    note = status_note(result)
+    if note:
+        text.append(f" ({note})", style="dim")
+    return text
 
 
 def _count_table(title: str, label: str, counts) -> Table:

@@ -16,6 +16,7 @@ through ``terminal_text.plain`` (control characters shown as visible escapes), c
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Literal
 
 from rich.console import Console
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from agenteval.models import StepVerdict, TraceResult
 from agenteval.reports.step_text import content, one_line
+from agenteval.reports.summary import status_note, unmapped_line, unmapped_spans
 from agenteval.reports.terminal_text import plain
 
 Layout = Literal["auto", "tree", "flat"]
@@ -64,6 +66,9 @@ def render_trace(result: TraceResult, console: Console, *, layout: Layout = "aut
     chosen = layout if layout != "auto" else ("tree" if deepest <= cap else "flat")
 
     title = Text.assemble((f"{plain(trace.id)} ", "bold"), (result.status, STATUS_STYLE[result.status]))
+    note = status_note(result)
+    if note:
+        title.append(f" ({note})", style="dim")
     if trace.task:
         title.append("  " + one_line(plain(trace.task, multiline=True), None if full else 200), style="italic")
     console.print(title)
@@ -91,6 +96,11 @@ def render_trace(result: TraceResult, console: Console, *, layout: Layout = "aut
             add(step.id, "", "    ", None)
     else:
         _walk(children, None, [], cap, depth, add)
+    unmapped = unmapped_spans(result)
+    line = unmapped_line(Counter(str(s.get("name") or s.get("span_id")) for s in unmapped),
+                         sum(bool(s.get("error")) for s in unmapped))
+    if line:
+        console.print(Text(plain(line), style="yellow"))
     for rc in result.root_causes:
         console.print(Text.assemble(
             ("root cause ", "bold red"), plain(rc.step_id), f" ({plain(rc.failure_code or 'uncoded')}) via {plain(rc.algorithm)}: ",
