@@ -1,6 +1,7 @@
 """OpenInference spans (Arize Phoenix), design/trace-formats.md §4.2.
 
-Two file shapes: OTLP/JSON whose spans carry ``openinference.span.kind``, and Phoenix REST exports
+Two file shapes: OTLP/JSON whose spans carry ``openinference.span.kind`` (including the pages of bare
+snake_case spans Phoenix's ``/spans/otlpv1`` returns, see ``otlp.is_span_page``), and Phoenix REST exports
 (``{"data": [...]}``, a list, or JSON Lines of span objects with ``context.{trace_id,span_id}``,
 ``span_kind`` and flat dotted ``attributes``). Attributes are unflattened with numeric index order and
 JSON strings inside values are decoded.
@@ -283,7 +284,8 @@ def parse_spans(
 
 READER = FormatReader(
     name="openinference",
-    description="OpenInference spans: OTLP/JSON with openinference.span.kind, or a Phoenix REST span export",
+    description="OpenInference spans: OTLP/JSON with openinference.span.kind (also Phoenix's /spans/otlpv1 "
+    "pages), or a Phoenix REST span export",
     detect=detect,
     parse=parse,
     parse_spans=parse_spans,

@@ -1,8 +1,9 @@
 """OTLP/JSON decoding shared by the OTel-family readers: documents to flat ``SpanRecord``s.
 
 Accepts what exporters really write (design/trace-formats.md §4.1, §10): one ``TracesData`` document, an
-array of them, or JSON Lines of them; hex or base64 ids; int64 values as strings or numbers; enum numbers
-or names; lowerCamelCase or snake_case keys. Every problem raises ``TraceError`` naming the span and field.
+array of them, or JSON Lines of them; Phoenix's ``/spans/otlpv1`` pages of bare spans; hex or base64 ids;
+int64 values as strings or numbers; enum numbers or names; lowerCamelCase or snake_case keys; absent
+fields written as null. Every problem raises ``TraceError`` naming the span and field.
 """
 
 from __future__ import annotations
@@ -231,10 +232,29 @@ def _span(span: Any, seq: int) -> SpanRecord:
     )
 
 
+def is_span_page(value: Any) -> bool:
+    """Whether a value is a page of Phoenix's ``GET /v1/projects/{p}/spans/otlpv1``: ``{"data": [span, ...],
+    "next_cursor": ...}`` holding bare OTLP spans (snake_case, absent fields as null), no resource wrapper."""
+    data = value.get("data") if isinstance(value, dict) and get(value, "resourceSpans") is None else None
+    return isinstance(data, list) and bool(data) and all(
+        isinstance(s, dict) and "context" not in s and get(s, "spanId") is not None and get(s, "traceId") is not None
+        for s in data
+    )
+
+
+def traces_data(value: Any) -> Any:
+    """A record as an OTLP ``TracesData``: a Phoenix span page is wrapped as one resource and scope."""
+    if is_span_page(value):
+        return {"resourceSpans": [{"scopeSpans": [{"spans": value["data"]}]}]}
+    return value
+
+
 def is_otlp(document: Document) -> bool:
-    """True when every top-level record is an OTLP ``TracesData`` (has ``resourceSpans``)."""
+    """True when every top-level record is an OTLP ``TracesData`` (has ``resourceSpans``) or a Phoenix
+    OTLP span page (see :func:`is_span_page`)."""
     items = document.items()
-    return bool(items) and all(isinstance(i, dict) and get(i, "resourceSpans") is not None for i in items)
+    return bool(items) and all(isinstance(i, dict) and (get(i, "resourceSpans") is not None or is_span_page(i))
+                               for i in items)
 
 
 def raw_spans(document: Document) -> list[dict[str, Any]]:
@@ -244,7 +264,7 @@ def raw_spans(document: Document) -> list[dict[str, Any]]:
         return [v for v in inner if isinstance(v, dict)] if isinstance(inner, list) else []
 
     found = []
-    for batch in document.items():
+    for batch in map(traces_data, document.items()):
         for resource in items(batch, "resourceSpans"):
             for scope in items(resource, "scopeSpans") or items(resource, "instrumentationLibrarySpans"):
                 found.extend(items(scope, "spans"))
@@ -264,7 +284,7 @@ def iter_records(batches: Iterable[Any]) -> Iterator[SpanRecord]:
     """The spans of a stream of ``TracesData`` values (the records of a document, or the lines of a file
     as they are read), decoded one at a time; numbering and errors as in :func:`records`."""
     seq = 0
-    for number, batch in enumerate(batches, 1):
+    for number, batch in enumerate(map(traces_data, batches), 1):
         where = f"record {number}"
         batch = as_dict(batch, where)
         resources = get(batch, "resourceSpans")
