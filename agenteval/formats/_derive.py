@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agenteval.errors import TraceError
-from agenteval.formats._evidence import unmapped_spans, unrecorded
+from agenteval.formats._evidence import clear_withheld, unmapped_spans, unrecorded
 from agenteval.formats._rawspan import RawSpan, decode_json
 from agenteval.formats._spantree import Info, SpanTree
 from agenteval.formats.base import describe_validation_error
@@ -87,6 +87,8 @@ class Builder(SpanTree):
         self.first_step: dict[str, str] = {}
         self.scopes: dict[str | None, _Scope] = {}
         self.bound: dict[str, tuple[dict[str, Any] | None, str]] = {}
+        for span in self.spans.values():
+            clear_withheld(span)
         self.unmapped, self.failed_unmapped = unmapped_spans(self)
         for span_id in self.failed_unmapped:  # it makes a step: no recorded error is dropped
             self.spans[span_id].kind = "tool"
@@ -204,7 +206,9 @@ class Builder(SpanTree):
                 for j, ex in enumerate(info.following):
                     common = {"tool": ex.tool_name, "tool_call_id": ex.tool_call_id}
                     sel = add(f"toolsel.{j}", StepType.TOOLSEL, output=ex.tool_name, **common)
-                    gen = add(f"paramgen.{j}", StepType.PARAMGEN, output=ex.tool_args, arguments=ex.tool_args, **common)
+                    # The tool span's arguments stand for the call only when they are what the model sent.
+                    sent = ex.tool_args if ex.args_as_sent else None
+                    gen = add(f"paramgen.{j}", StepType.PARAMGEN, output=sent, arguments=sent, **common)
                     pairs.append((sel, gen))
             elif info.is_last:
                 add("synth", StepType.SYNTH)

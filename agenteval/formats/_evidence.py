@@ -41,6 +41,20 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def clear_withheld(span: RawSpan) -> None:
+    """An LLM span whose answer or messages are placeholders has no content: type it by structure (S6)."""
+    if span.kind != "llm" or span.mapped_to is not None:
+        return
+    if span.out is not None and not span.out.tool_calls and withheld(span.out.text):
+        span.out = None
+        span.unrecorded.add("output")
+    texts = [m.text for m in span.inp if m.text]
+    if texts and all(withheld(t) for t in texts):
+        span.inp = []
+        span.unrecorded.add("input")
+    span.content_missing = span.content_missing or (not span.inp and span.out is None)
+
+
 def unrecorded(step: dict[str, Any], span: RawSpan) -> list[str]:
     """The fields of a derived step the source did not record: ``input``, ``output``, ``arguments``.
 

@@ -86,6 +86,9 @@ class RawSpan:
     tool_call_id: str | None = None
     tool_args: Any = None
     tool_args_raw: str | None = None
+    args_as_sent: bool = True
+    """Whether ``tool_args`` are the arguments as the model sent them (False: as the function received
+    them, defaults filled in), so that they can stand for an unrecorded tool call (S6)."""
     tool_result: Any = None
     tool_type: str | None = None
     agent_name: str | None = None

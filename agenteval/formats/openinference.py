@@ -227,6 +227,7 @@ def _raw_span(rec: SpanRecord, kind: str, target: str | None = None, fallback: b
         span.tool_type = "retrieval" if str(attrs.get("openinference.span.kind")).upper() == "RETRIEVER" else None
         args = _get(tree, "input.value")
         span.tool_args, span.tool_args_raw = decode_args(args) if args is not None else (None, None)
+        span.args_as_sent = False  # @tracer.tool records the function's bound arguments, defaults included
         result = _get(tree, "output.value")
         span.tool_result = decode_json(result) if result is not None else _get(tree, "retrieval.documents")
     elif kind == "agent":
