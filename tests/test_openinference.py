@@ -150,3 +150,63 @@ test_random_json_never_crashes = random_json_test(READER, lambda value: [
 ], dump=False)
 test_wrong_types_in_fields_never_crash = wrong_types_test(READER, [FIXTURES / n for n in ALL_FILES], dump=False)
 test_truncated_files_never_crash = truncated_files_test(READER, [FIXTURES / n for n in ALL_FILES], dump=False)
+
+
+# -- Phoenix's /spans/otlpv1 (tests/fixtures/phoenix/make_otlpv1.py writes the fixture) ------------------
+
+PHOENIX_OTLP = Path(__file__).parent / "fixtures" / "phoenix" / "weather_otlpv1.json"
+
+
+def _steps(trace):
+    return [s.model_dump(exclude={"start_time", "end_time", "metadata"}) for s in trace.steps]
+
+
+def test_phoenix_otlpv1_page_reads_like_the_camelcase_file():
+    """The page holds the spans of weather_otlp.json as Phoenix returns them: bare snake_case spans,
+    newest first, every absent field null, numbers for times and ints."""
+    page = json.loads(PHOENIX_OTLP.read_text(encoding="utf-8"))
+    assert set(page) == {"data", "next_cursor"} and page["data"][0]["dropped_links_count"] is None
+    assert page["data"][0]["attributes"][0]["value"]["int_value"] is None  # every AnyValue variant is there
+    trace = read_only_trace(PHOENIX_OTLP, "openinference")
+    assert_weather_dag(trace)
+    assert _steps(trace) == _steps(read_only_trace(FIXTURES / "weather_otlp.json", "openinference"))
+
+
+def test_phoenix_otlpv1_pages_as_json_lines(tmp_path):
+    """Paging through the endpoint and saving each page as a line gives the same trace."""
+    page = json.loads(PHOENIX_OTLP.read_text(encoding="utf-8"))
+    half = len(page["data"]) // 2
+    pages = [{"data": page["data"][:half], "next_cursor": "U3BhbjoxMA=="}, {"data": page["data"][half:], "next_cursor": None}]
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    assert _steps(read_only_trace(path, "openinference")) == _steps(read_only_trace(PHOENIX_OTLP, "openinference"))
+
+
+def test_snake_case_traces_data_reads_like_the_camelcase_file(tmp_path):
+    """Protobuf JSON written with ``preserving_proto_field_name=True``: resource_spans, scope_spans, ..."""
+    import re
+
+    def snake(value):
+        if isinstance(value, dict):
+            return {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): snake(v) for k, v in value.items()}
+        return [snake(v) for v in value] if isinstance(value, list) else value
+
+    path = tmp_path / "snake.json"
+    path.write_text(json.dumps(snake(json.loads((FIXTURES / "weather_otlp.json").read_text(encoding="utf-8")))))
+    assert "resource_spans" in path.read_text()
+    assert _steps(read_only_trace(path, "openinference")) == _steps(read_only_trace(FIXTURES / "weather_otlp.json", "openinference"))
+
+
+def test_phoenix_otlpv1_page_of_spans_without_openinference_kinds_is_read_as_otel(tmp_path):
+    spans = [{"trace_id": "5b8aa5a2d2c872e8321cf37308d69df2", "span_id": f"00000000000000a{n}", "parent_span_id": None,
+              "name": name, "start_time_unix_nano": 1749722400000000000 + n, "end_time_unix_nano": 1749722400000000010 + n,
+              "attributes": [{"key": k, "value": {"string_value": v, "int_value": None, "bool_value": None}} for k, v in attrs],
+              "events": None, "status": {"code": 0, "message": None}}
+             for n, (name, attrs) in enumerate([("chat", [("gen_ai.operation.name", "chat")]),
+                                                ("execute_tool t", [("gen_ai.operation.name", "execute_tool")])])]
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({"data": spans, "next_cursor": None}))
+    from agenteval.formats import read_file
+
+    parsed = read_file(path)
+    assert parsed.format == "otel" and [s.type.value for s in parsed.traces[0].steps][-1] == "EXEC"
