@@ -34,7 +34,8 @@ def render_run(run: Run, console: Console) -> None:
         (f"{s.failed} failed", "red" if s.failed else "green"),
     )
     if s.incomplete:
-        line.append(f", {s.incomplete} incomplete (a step could not be judged)", style="magenta")
+        why = [w for w, n in (("judge errors", s.judge_errors), ("unmapped spans with errors", s.unmapped_errors)) if n]
+        line.append(f", {s.incomplete} incomplete ({', '.join(why) or 'nothing assessable'})", style="magenta")
     if s.input_errors:
         line.append(f", {s.input_errors} input(s) could not be read", style="red")
     console.print(line)
