@@ -48,10 +48,11 @@ def clear_withheld(span: RawSpan) -> None:
     if span.out is not None and not span.out.tool_calls and withheld(span.out.text):
         span.out = None
         span.unrecorded.add("output")
-    texts = [m.text for m in span.inp if m.text]
-    if texts and all(withheld(t) for t in texts):
-        span.inp = []
-        span.unrecorded.add("input")
+    hidden = [withheld(m.text) for m in span.inp if m.text]
+    if any(hidden):
+        span.unrecorded.add("input")  # some of what the model saw is hidden from the judge too
+        if all(hidden):
+            span.inp = []
     span.content_missing = span.content_missing or (not span.inp and span.out is None)
 
 
@@ -73,12 +74,8 @@ def unrecorded(step: dict[str, Any], span: RawSpan) -> list[str]:
             missing |= {"input", "arguments"}
         return sorted(missing)
     not_captured = span.out is None and span.mapped_to is None
-    messages = step.get("input")
-    if span.mapped_to is None and (
-        messages is None or "input" in span.unrecorded
-        or any(withheld(m.get("content")) for m in messages if isinstance(m, dict))
-    ):
-        missing.add("input")
+    if span.mapped_to is None and (step.get("input") is None or "input" in span.unrecorded):
+        missing.add("input")  # clear_withheld has put withheld messages in span.unrecorded
     output = step.get("output")
     if kind in (StepType.PLAN, StepType.SYNTH):
         if withheld(output) or (ok and _blank(output) and (not_captured or "output" in span.unrecorded)):
