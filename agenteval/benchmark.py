@@ -28,7 +28,15 @@ from agenteval.evaluate import judge_trace
 from agenteval.judges.base import Judge
 from agenteval.metrics import BenchReport, TracePrediction, evaluate
 from agenteval.models import Judgment, Step, StepType, StepVerdict
-from agenteval.propagation import DEFAULT_ROOT_CAUSE, ROOT_CAUSE_ALGORITHMS, classify, root_causes
+from agenteval.propagation import (
+    CASCADE_RULES,
+    DEFAULT_ROOT_CAUSE,
+    ROOT_CAUSE_ALGORITHMS,
+    CascadeRule,
+    classify,
+    root_causes,
+    trace_status,
+)
 
 MODES = ("end-to-end", "flat", "rules", "dag")
 ORACLE_JUDGE = "oracle"
@@ -69,7 +77,11 @@ def _final_step(steps: Sequence[Step]) -> list[Step]:
 
 
 def _flat_root(verdicts: Sequence[StepVerdict]) -> list[str]:
-    failing = [(v.score if v.score is not None else 0.0, i, v.step_id) for i, v in enumerate(verdicts) if v.failed]
+    failing = [
+        (v.score if v.score is not None else 0.0, i, v.step_id)
+        for i, v in enumerate(verdicts)
+        if v.failed and not v.recovered
+    ]
     return [min(failing)[2]] if failing else []
 
 
@@ -82,22 +94,25 @@ def _predict(
     oracle: bool,
     algorithm: str,
     thresholds: Mapping[StepType, float] | None,
+    cascade: CascadeRule = "reached",
 ) -> TracePrediction:
     trace_id = dag.trace.id
     if mode == "end-to-end":
         if oracle:
             failed = gold.failed if gold.failed is not None else bool(gold.failing_steps)
         else:
-            failed = any(v.failed for v in classify(dag, judgments, thresholds))
+            failed = trace_status(classify(dag, judgments, thresholds, cascade=cascade)) == "failed"
         return TracePrediction(trace_id=trace_id, failed=failed)
-    verdicts = classify(dag, judgments, thresholds)
-    failing = {v.step_id: v.failure_code for v in verdicts if v.failed}
+    verdicts = classify(dag, judgments, thresholds, cascade=cascade)
+    # A failure the agent recovered from does not fail the trace, so it is not predicted failing.
+    failing = {v.step_id: v.failure_code for v in verdicts if v.failed and not v.recovered}
     if mode == "flat":
         roots = _flat_root(verdicts)
     else:
         roots = [rc.step_id for rc in root_causes(dag, verdicts, algorithm)]
     agent = dag.step(roots[0]).agent if roots else None
-    return TracePrediction(trace_id=trace_id, failed=bool(failing), failing=failing, root_causes=roots, agent=agent)
+    failed = trace_status(verdicts) == "failed"
+    return TracePrediction(trace_id=trace_id, failed=failed, failing=failing, root_causes=roots, agent=agent)
 
 
 def _category_of(labeled: Sequence[LabeledTrace]) -> Callable[[str | None], str | None] | None:
@@ -118,6 +133,7 @@ def run_benchmark(
     algorithm: str | None = None,
     thresholds: Mapping[StepType, float] | None = None,
     traces: Sequence[LabeledTrace] | None = None,
+    cascade: CascadeRule = "reached",
 ) -> BenchReport:
     """Evaluate one method on one labeled dataset.
 
@@ -131,9 +147,10 @@ def run_benchmark(
         algorithm: root-cause algorithm for "dag" and "rules" (default: the registry's default).
         thresholds: failure thresholds per step type (default: the paper's).
         traces: already loaded traces of ``dataset`` (skips loading).
+        cascade: the direct/cascade rule ("reached", or "ancestor" to measure the earlier rule).
 
     Raises:
-        ConfigError: unknown mode or algorithm, or no judge for a mode that needs one.
+        ConfigError: unknown mode, algorithm or cascade rule, or no judge for a mode that needs one.
         TraceError: the dataset folder is missing or malformed.
     """
     if mode not in MODES:
@@ -143,6 +160,8 @@ def run_benchmark(
         raise ConfigError(
             f"unknown root-cause algorithm '{algorithm}' (choose from: {', '.join(ROOT_CAUSE_ALGORITHMS)})"
         )
+    if cascade not in CASCADE_RULES:
+        raise ConfigError(f"unknown cascade rule '{cascade}' (choose from: {', '.join(CASCADE_RULES)})")
     if judge is None and not oracle:
         if mode != "rules":
             raise ConfigError(f"mode '{mode}' needs a judge or oracle=True")
@@ -157,7 +176,8 @@ def run_benchmark(
         judgments = asyncio.run(_judgments(judge, dags, final_only=mode == "end-to-end"))
     predictions = {
         g.trace.id: _predict(
-            mode, dags[g.trace.id], judgments[g.trace.id], g, oracle=oracle, algorithm=algorithm, thresholds=thresholds
+            mode, dags[g.trace.id], judgments[g.trace.id], g, oracle=oracle, algorithm=algorithm,
+            thresholds=thresholds, cascade=cascade,
         )
         for g in labeled
     }
@@ -194,16 +214,17 @@ def bench_suite(
     algorithm: str | None = None,
     thresholds: Mapping[StepType, float] | None = None,
     limit: int | None = None,
+    cascade: CascadeRule = "reached",
 ) -> dict[str, BenchReport]:
     """What `agenteval bench` runs: several modes side by side on one dataset.
 
     With ``oracle``, the gold labels replace the judge and every root-cause algorithm is compared
     (``dag/<algorithm>`` rows). Without it, ``judge`` (None: the rules judge) runs the chosen
     modes; "rules" always uses the rules judge. ``limit`` keeps the first N traces (a cheap sample
-    for slow judges).
+    for slow judges). ``cascade`` picks the direct/cascade rule ("ancestor" measures the earlier one).
     """
     labeled = load_dataset(dataset, Path(directory))[:limit]
-    common = {"traces": labeled, "thresholds": thresholds}
+    common = {"traces": labeled, "thresholds": thresholds, "cascade": cascade}
     if oracle:
         chosen = list(modes or ("end-to-end", "flat", "dag"))
         reports: dict[str, BenchReport] = {}

@@ -4,6 +4,9 @@ Conventions:
 
 * Step-level metrics count only labeled steps: gold failing steps and known-correct steps
   (``negatives``). Unlabeled steps (after Who&When's mistake step) count for nothing.
+* A prediction is read at the labeled step it is part of (``LabeledTrace.units``): a label on a
+  message covers the steps derived from it, and on AgentRx tau-bench a label on a tool call covers
+  the tool's answer. So a failing EXEC whose call the annotators marked counts as finding it.
 * The predicted root cause is the FIRST one a prediction lists.
 * A gold root cause on a step that is not agent work (a USER or SYSTEM message, e.g. AgentRx's
   "underspecified user intent") lies outside what agenteval blames: the right prediction there
@@ -132,26 +135,27 @@ def evaluate(
         evaluated += 1
         steps = _steps(gold.trace.steps)
         if pred.failing is not None and gold.step_labeled:
-            hit = [sid for sid in gold.failing_steps if sid in pred.failing]
+            failing = _by_unit(gold, pred.failing)
+            hit = [sid for sid in gold.failing_steps if sid in failing]
             detected += len(hit)
             gold_failing += len(gold.failing_steps)
             for sid, cat in gold.failing_steps.items():
-                binary.append((True, sid in pred.failing))
+                binary.append((True, sid in failing))
                 if cat is not None and category_of is not None:
-                    categories.append((cat, _predicted_category(pred, sid, category_of)))
+                    categories.append((cat, _predicted_category(failing, sid, category_of)))
             for sid in gold.negatives or []:
                 flagged = sid in pred.failing
                 false_pos += flagged
                 negatives += 1
                 binary.append((False, flagged))
                 if category_of is not None:
-                    categories.append(("none", _predicted_category(pred, sid, category_of)))
+                    categories.append(("none", _predicted_category(pred.failing, sid, category_of)))
         if gold.root_cause is not None and pred.root_causes is not None:
             rca_total += 1
             gold_step = steps.get(gold.root_cause)
             is_external = gold_step is not None and not gold_step.type.judged
             external += is_external
-            first = pred.root_causes[0] if pred.root_causes else None
+            first = gold.unit(pred.root_causes[0]) if pred.root_causes else None
             if first is None:
                 ok = near_ok = agent_ok = is_external
             else:
@@ -189,7 +193,17 @@ def evaluate(
     )
 
 
-def _predicted_category(pred: TracePrediction, step_id: str, category_of: Callable[[str | None], str | None]) -> str:
-    if pred.failing is None or step_id not in pred.failing:
+def _by_unit(gold: LabeledTrace, failing: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Predicted failing steps read at the labeled step each is part of (the first code wins)."""
+    found: dict[str, str | None] = {}
+    for sid, code in failing.items():
+        found.setdefault(gold.unit(sid), code)
+    return found
+
+
+def _predicted_category(
+    failing: Mapping[str, str | None] | None, step_id: str, category_of: Callable[[str | None], str | None]
+) -> str:
+    if failing is None or step_id not in failing:
         return "none"
-    return category_of(pred.failing[step_id]) or "other"
+    return category_of(failing[step_id]) or "other"

@@ -1,17 +1,29 @@
-"""Failure verdicts along the DAG (direct vs cascade) and root-cause attribution. Pure functions.
+"""Failure verdicts along the DAG (direct vs cascade), trace status and the root-cause registry.
+Pure functions.
 
-A step fails when its score is under its type's threshold. A failing step with a failing ancestor is
-a CASCADE failure (it may only have received bad input); one without is a DIRECT failure. Root-cause
-algorithms take the verdicts and name the steps to blame; they are registered by name so new ones
-plug in beside the paper's greedy walk.
+A step fails when its score is under its type's threshold. A failure is a CASCADE when an earlier
+failure's bad output reached it: the two are joined by a path of steps that failed or could not be
+assessed, and the earlier failure is at least as well evidenced (see :mod:`agenteval.attribution`).
+A step judged to pass breaks the chain, so a failure after it is DIRECT. Root-cause algorithms
+(:mod:`agenteval.attribution`) take the verdicts and name the steps to blame; they are registered
+here by name so new ones plug in beside the paper's greedy walk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal
 
+from agenteval.attribution import (
+    dag_root_causes,
+    earliest_root_causes,
+    evidence,
+    greedy_root_causes,
+    reached_from,
+)
 from agenteval.dag import StepDAG
 from agenteval.models import Judgment, RootCause, StepType, StepVerdict, TraceStatus
+from agenteval.recovery import recovered_steps
 
 #: The paper's thresholds (grid-searched on a held-out set): fail when score < threshold.
 DEFAULT_THRESHOLDS: dict[StepType, float] = {
@@ -22,24 +34,52 @@ DEFAULT_THRESHOLDS: dict[StepType, float] = {
     StepType.SYNTH: 3.0,
 }
 
+#: How failures are split into direct and cascade: "reached" (a failure's bad output reached the
+#: step through failed or unassessed steps, at no weaker evidence) or "ancestor" (any failing
+#: ancestor: the earlier rule, kept to measure the difference).
+CascadeRule = Literal["reached", "ancestor"]
+CASCADE_RULES: tuple[str, ...] = ("reached", "ancestor")
+
+#: Verdicts of steps that pass a bad input on instead of stopping it.
+_CARRYING = frozenset({"direct", "cascade", "not_assessable", "judge_error"})
+
 
 def classify(
     dag: StepDAG,
     judgments: Mapping[str, Judgment],
     thresholds: Mapping[StepType, float] | None = None,
+    *,
+    cascade: CascadeRule = "reached",
 ) -> list[StepVerdict]:
     """One verdict per step, in trace order.
 
     Steps that are not agent work, have no judgment, or were not assessed are ``skipped``; a
     judgment carrying an error is ``judge_error`` (never a pass); one saying the trace lacks the
     evidence is ``not_assessable`` (neither a failure nor a pass); the rest pass or fail on the
-    threshold, and failures are split into direct and cascade by their failing ancestors. A failed
-    tool call the agent recovered from (see :func:`recovered_failures`) keeps its verdict and is
-    marked ``recovered``.
+    threshold.
+
+    A failure is a ``cascade`` when an earlier failure reached it (``upstream_failures``): a path
+    joins them on which every step in between failed, was not_assessable or a judge_error, is an
+    agent step with no assessed judgment, or is a USER/SYSTEM message (a message hands on what it
+    was given: on the labeled data, an agent's bad reply reaches its next step through the user's
+    answer). A step judged to pass breaks the chain. The earlier failure counts only when its
+    evidence is at least as strong (a proven failure is not demoted because of one a model only
+    asserts) and when the agent did not recover from it. Otherwise the failure is ``direct``.
+
+    A failing step the agent recovered from (see :mod:`agenteval.recovery`) keeps its verdict and
+    is marked ``recovered``; it does not fail the trace.
+
+    Args:
+        dag: the trace's DAG.
+        judgments: step id -> judgment.
+        thresholds: failure thresholds per step type (default: the paper's).
+        cascade: "reached" (the rule above) or "ancestor" (any failing ancestor makes a cascade,
+            recovered or not, whatever its evidence; the earlier rule, kept for comparison).
     """
+    if cascade not in CASCADE_RULES:
+        raise ValueError(f"unknown cascade rule '{cascade}' (choose from: {', '.join(CASCADE_RULES)})")
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     verdicts: dict[str, StepVerdict] = {}
-    failing: set[str] = set()
     for step in dag.steps():
         judgment = judgments.get(step.id)
         threshold = limits.get(step.type)
@@ -58,46 +98,26 @@ def classify(
         elif judgment.score is None or not judgment.assessed:
             verdicts[step.id] = StepVerdict(verdict="skipped", **base)
         elif threshold is not None and judgment.score < threshold:
-            upstream = [a for a in dag.ancestors(step.id) if a in failing]
-            failing.add(step.id)
-            verdicts[step.id] = StepVerdict(
-                verdict="cascade" if upstream else "direct",
-                failure_code=judgment.failure_code,
-                upstream_failures=upstream,
-                **base,
-            )
+            verdicts[step.id] = StepVerdict(verdict="direct", failure_code=judgment.failure_code, **base)
         else:
             verdicts[step.id] = StepVerdict(verdict="pass", **base)
-    for step_id in recovered_failures(dag, verdicts):
-        verdicts[step_id] = verdicts[step_id].model_copy(update={"recovered": True})
+    failing = [sid for sid, v in verdicts.items() if v.verdict == "direct"]
+    recovered = recovered_steps(dag, {sid: verdicts[sid].failure_code for sid in failing})
+    if cascade == "ancestor":
+        upstream_of = {sid: [a for a in dag.ancestors(sid) if a in failing] for sid in failing}
+    else:
+        carriers = {sid for sid, v in verdicts.items() if v.verdict in _CARRYING or v.verdict == "skipped"}
+        strength = {sid: evidence(verdicts[sid].judgment) for sid in failing}
+        sources = {sid: strength[sid] for sid in failing if sid not in recovered}
+        upstream_of = {sid: reached_from(dag, sid, sources, carriers, strength[sid]) for sid in failing}
+    for sid in failing:
+        update: dict[str, object] = {"upstream_failures": upstream_of[sid]}
+        if upstream_of[sid]:
+            update["verdict"] = "cascade"
+        if sid in recovered:
+            update["recovered"] = True
+        verdicts[sid] = verdicts[sid].model_copy(update=update)
     return [verdicts[s.id] for s in dag.trace.steps]
-
-
-def recovered_failures(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> set[str]:
-    """Failing EXEC steps with a recorded error that a passing retry of the same tool followed, with
-    only passing steps in between: the agent recovered, so the failure did not decide the outcome."""
-    failed = {sid for sid, v in verdicts.items() if v.failed}
-    recovered = set()
-    for sid in failed:
-        step = dag.step(sid)
-        if step.type is not StepType.EXEC or not step.failed_in_trace:
-            continue
-        downstream = dag.descendants(sid)
-        for retry in downstream:
-            other = dag.step(retry)
-            verdict = verdicts.get(retry)
-            # A retry whose result the trace did not record but which it shows completing counts too:
-            # that is what the trace proves, and missing content must not fail a trace.
-            completed = verdict is not None and (
-                verdict.verdict == "pass" or (verdict.verdict == "not_assessable" and not other.failed_in_trace)
-            )
-            if other.type is not StepType.EXEC or other.tool != step.tool or not completed:
-                continue
-            between = set(downstream).intersection(dag.ancestors(retry))
-            if not between.intersection(failed):
-                recovered.add(sid)
-                break
-    return recovered
 
 
 def trace_status(verdicts: list[StepVerdict]) -> TraceStatus:
@@ -120,71 +140,10 @@ def trace_status(verdicts: list[StepVerdict]) -> TraceStatus:
 
 RootCauseAlgorithm = Callable[[StepDAG, Mapping[str, StepVerdict]], list[RootCause]]
 
-
-def failing_sinks(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[str]:
-    """Failing steps with no failing step downstream: where each failure chain ends."""
-    failed = {sid for sid, v in verdicts.items() if v.failed}
-    return [sid for sid in failed if not failed.intersection(dag.descendants(sid))]
-
-
-def _nearest_failing_upstream(dag: StepDAG, step_id: str, failed: set[str]) -> list[str]:
-    """Failing parents; when none fails, the failing ancestors with no failing step between them."""
-    parents = [p for p in dag.parents(step_id) if p in failed]
-    if parents:
-        return parents
-    ancestors = [a for a in dag.ancestors(step_id) if a in failed]
-    return [a for a in ancestors if not failed.intersection(dag.descendants(a)).intersection(ancestors)]
-
-
-def _root_cause(dag: StepDAG, verdicts: Mapping[str, StepVerdict], step_id: str, chain: list[str], algorithm: str) -> RootCause:
-    verdict = verdicts[step_id]
-    return RootCause(
-        step_id=step_id,
-        algorithm=algorithm,
-        chain=chain,
-        failure_code=verdict.failure_code,
-        agent=dag.step(step_id).agent,
-        score=verdict.score,
-    )
-
-
-def greedy_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
-    """The paper's heuristic: from each failing sink, step to the lowest-scoring failing parent
-    until a direct failure is reached."""
-    failed = {sid for sid, v in verdicts.items() if v.failed}
-    found: dict[str, RootCause] = {}
-    for sink in failing_sinks(dag, verdicts):
-        chain = [sink]
-        current = sink
-        while verdicts[current].verdict == "cascade":
-            upstream = _nearest_failing_upstream(dag, current, failed)
-            if not upstream:
-                break
-            current = min(upstream, key=lambda s: (verdicts[s].score or 0.0, dag.position(s)))
-            chain.append(current)
-        if current not in found:
-            found[current] = _root_cause(dag, verdicts, current, list(reversed(chain)), "greedy")
-    return sorted(found.values(), key=lambda rc: dag.position(rc.step_id))
-
-
-def _earliest_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
-    """The earliest failing step in trace order (agenteval.attribution, imported on use)."""
-    from agenteval.attribution import earliest_root_causes
-
-    return earliest_root_causes(dag, verdicts)
-
-
-def _dag_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
-    """Absorption, recovery and direct-failure impact (agenteval.attribution, imported on use)."""
-    from agenteval.attribution import dag_root_causes
-
-    return dag_root_causes(dag, verdicts)
-
-
 ROOT_CAUSE_ALGORITHMS: dict[str, RootCauseAlgorithm] = {
     "greedy": greedy_root_causes,
-    "earliest": _earliest_root_causes,
-    "dag": _dag_root_causes,
+    "earliest": earliest_root_causes,
+    "dag": dag_root_causes,
 }
 
 DEFAULT_ROOT_CAUSE = "dag"

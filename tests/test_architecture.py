@@ -13,7 +13,7 @@ LAYERS = [
     ("errors",),
     ("models", "_resources", "policy"),
     ("secret_rules",),
-    ("dag", "rubrics", "taxonomy", "config", "secrets", "mapping"),
+    ("dag", "recovery", "rubrics", "taxonomy", "config", "secrets", "mapping"),
     ("formats", "judges", "propagation", "attribution", "compare", "gate", "metrics", "calibrate", "datasets", "testing"),
     ("evaluate", "store", "_schema", "reports", "benchmark", "gating", "portable"),
     ("cli", "__main__", "__init__"),

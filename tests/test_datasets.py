@@ -173,8 +173,11 @@ def test_agentrx_tau_labels_from_our_own_layout(tmp_path):
     (gold,) = load_tau(_tau_layout(tmp_path, TRAJ, failures))
     assert gold.failing_steps == {"2": "underspecified user intent", "3": "instruction/plan adherence failure"}
     assert (gold.root_cause, gold.root_cause_agent) == ("3", "Assistant")
-    # The other step of the failing message (its PARAMGEN) is neither failing nor a negative.
-    assert gold.negatives == ["4", "5"]
+    # The other step of the failing message (its PARAMGEN) and the tool's answer to that call (4) are
+    # part of the labeled call: neither failing nor negatives, and a prediction on them reads at 3.
+    assert gold.negatives == ["5"]
+    assert gold.units == {"3.paramgen0": "3", "4": "3"}
+    assert (gold.unit("4"), gold.unit("5")) == ("3", "5")
 
 
 def test_agentrx_tau_index_mismatch_is_reported(tmp_path):

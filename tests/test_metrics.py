@@ -173,3 +173,16 @@ def test_category_kappa_needs_a_mapping():
     report = evaluate({"t1": prediction}, [golden], category_of=mapping)
     # pairs: (invalid, invalid), (none, none), (none, invention)
     assert report.category_kappa == pytest.approx(cohen_kappa([("i", "i"), ("n", "n"), ("n", "v")]))
+
+
+def test_predictions_are_read_at_the_labeled_step_they_are_part_of():
+    # The label sits on b (a call); d is the tool's answer to it, so a failing d finds b, and a root
+    # cause blamed on d is b's.
+    golden = gold(failing={"b": "invalid invocation"}, root="b", negatives=["a", "c"])
+    golden.units = {"d": "b"}
+    report = evaluate({"t1": pred(failing={"d": "E2.1"}, roots=["d"])}, [golden], category_of={"E2.1": "invalid invocation"}.get)
+    assert (report.fd_recall, report.fpr, report.kappa, report.rca_exact) == (1.0, 0.0, 1.0, 1.0)
+    assert report.category_kappa == 1.0
+    # without the unit, d is neither the labeled step nor a known-correct one
+    report = evaluate({"t1": pred(failing={"d": "E2.1"}, roots=["d"])}, [gold(failing={"b": None}, root="b", negatives=["a", "c"])])
+    assert (report.fd_recall, report.fpr, report.rca_exact) == (0.0, 0.0, 0.0)

@@ -2,7 +2,8 @@ import pytest
 
 from agenteval.dag import StepDAG
 from agenteval.models import StepType
-from agenteval.propagation import classify, failing_sinks, greedy_root_causes, root_causes, trace_status
+from agenteval.attribution import failing_sinks, greedy_root_causes
+from agenteval.propagation import classify, root_causes, trace_status
 from helpers import judgments, trace
 
 CHAIN = (

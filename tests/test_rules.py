@@ -59,6 +59,14 @@ def st(id: str, type: str, parents: tuple[str, ...] = (), **fields: Any) -> Step
     return Step(id=id, type=type, parents=list(parents), **fields)
 
 
+def ok_exec(id: str, output: Any, tool: str = "get_order", **fields: Any) -> Step:
+    return st(id, "EXEC", tool=tool, output=output, **fields)
+
+
+def failed_exec(id: str, tool: str = "issue_refund") -> Step:
+    return st(id, "EXEC", tool=tool, status="error", error={"type": "HTTPError", "message": "502 Bad Gateway"})
+
+
 def trace_of(*steps: Step, tools: list[Tool] | None = None, task: str = "") -> Trace:
     return Trace(id="t", task=task, tools=CATALOG if tools is None else tools, steps=list(steps))
 
@@ -69,7 +77,7 @@ def judge(trace: Trace, step_id: str) -> Judgment:
     result = asyncio.run(RulesJudge().judge_step(StepContext(trace, dag, dag.step(step_id))))
     assert result.step_id == step_id
     assert result.judge == "rules"
-    assert result.rubric_version == RUBRIC_VERSION == "rules-1"
+    assert result.rubric_version == RUBRIC_VERSION == "rules-2"
     assert isinstance(result.details["checks"], list)
     assert result.error is None and result.score is not None
     assert "\n" not in result.reason and result.reason
@@ -104,11 +112,6 @@ def test_is_a_judge():
         ({"error": "Read timed out after 30s"}, 1, "E2.2", True, "get_order timed out: Read timed out after 30s"),
         ({"error": {"type": "httpx.ReadTimeout", "message": "x"}}, 1, "E2.2", True,
          "get_order timed out: httpx.ReadTimeout: x"),
-        ({"output": None}, 2, "E2.3", False, "get_order returned an empty result (null)"),
-        ({"output": ""}, 2, "E2.3", False, 'get_order returned an empty result ("")'),
-        ({"output": "  \n"}, 2, "E2.3", False, None),
-        ({"output": {}}, 2, "E2.3", False, "get_order returned an empty result ({})"),
-        ({"output": []}, 2, "E2.3", False, "get_order returned an empty result ([])"),
         ({"output": {"status": "shipped"}}, 5, None, False, "get_order returned a result"),
         ({"output": 0}, 5, None, False, "get_order returned a result"),
         ({"output": False}, 5, None, False, "get_order returned a result"),
@@ -118,6 +121,42 @@ def test_exec(fields, score, code, decisive, reason):
     result = judge_one(st("e", "EXEC", tool="get_order", **fields))
     assert (result.score, result.failure_code, result.decisive, result.assessed) == (score, code, decisive, True)
     assert result.details["checks"] == ["exec_timeout", "exec_error", "exec_empty"]
+    if reason is not None:
+        assert result.reason == reason
+
+
+@pytest.mark.parametrize("output", [None, "", "  \n", {}, []])
+def test_empty_result_where_the_tool_normally_returns_content(output):
+    trace = trace_of(ok_exec("e1", {"status": "shipped"}), ok_exec("e2", output))
+    result = judge(trace, "e2")
+    assert (result.score, result.failure_code, result.decisive) == (2, "E2.3", False)
+    assert result.reason.startswith("get_order returned an empty result (")
+    assert result.reason.endswith("though it returned content in step(s) e1")
+
+
+@pytest.mark.parametrize(
+    ("steps", "tools", "score", "reason"),
+    [
+        # the only call: the trace cannot tell an empty lookup from a tool that returns nothing
+        ([ok_exec("e", "", tool="think")], [], 3,
+         'not assessed by rules (think returned nothing ("") in its only call; the trace cannot tell whether that '
+         "is its normal answer)"),
+        # every call comes back empty: that is what the tool returns
+        ([ok_exec("e0", None, tool="think"), ok_exec("e", "", tool="think")], [], 4,
+         'think returned nothing (""), as in all its 2 calls in this trace: that is its normal answer'),
+        # a failed call says nothing about what the tool normally returns
+        ([failed_exec("e0", tool="think"), ok_exec("e", "", tool="think")], [], 3, None),
+        # the catalog says so, whatever name the tool has
+        ([ok_exec("e", "", tool="note"), ok_exec("e2", "saved", tool="note")],
+         [Tool(name="note", description="Use it to think. It will not obtain new information, just append the "
+               "thought to the log.")], 4, 'note returned nothing (""), as its description says it does'),
+        ([ok_exec("e", {}, tool="audit")], [Tool(name="audit", description="Records an audit event; returns nothing.")],
+         4, "audit returned nothing ({}), as its description says it does"),
+    ],
+)
+def test_empty_result_by_design_is_no_failure(steps, tools, score, reason):
+    result = judge(trace_of(*steps, tools=tools), "e")
+    assert (result.score, result.failure_code) == (score, None)
     if reason is not None:
         assert result.reason == reason
 
@@ -325,14 +364,6 @@ def synth_trace(answer: Any, *before: Step, task: str = "") -> Trace:
     return trace_of(*before, st("s", "SYNTH", tuple(s.id for s in before), output=answer), task=task)
 
 
-def ok_exec(id: str, output: Any, tool: str = "get_order", **fields: Any) -> Step:
-    return st(id, "EXEC", tool=tool, output=output, **fields)
-
-
-def failed_exec(id: str, tool: str = "issue_refund") -> Step:
-    return st(id, "EXEC", tool=tool, status="error", error={"type": "HTTPError", "message": "502 Bad Gateway"})
-
-
 @pytest.mark.parametrize("answer", [None, "", "  ", {}, []])
 def test_empty_answer(answer):
     result = judge(synth_trace(answer), "s")
@@ -347,6 +378,8 @@ def test_empty_answer(answer):
         ("About 33.3% of orders were late.", {"late_share": 0.33333}, ""),
         ("Conversion was 4.2%.", "conversion: 4.2%", ""),
         ("The balance is -15.75 USD", {"balance": -15.75}, ""),
+        # an amount stated as a credit where the tool has it as a debit is the same figure
+        ("You will receive a refund of $16.63.", {"difference": -16.63}, ""),
         ("I looked at 3 tables and 10 files, step 2 of 7.", {"ok": True}, ""),
         ("Between 2024-06-11 14:02 and 14:49 UTC 3,812 orders failed.",
          {"text": "On 2024-06-11\n14:02-14:49 UTC,\n3,812 orders failed"}, ""),
@@ -367,7 +400,7 @@ def test_grounded_answer(answer, output, task):
     ("answer", "reason"),
     [
         ("Total revenue was $4,218,350.", "answer states numbers no tool returned: $4,218,350"),
-        ("The balance is -15.75 USD", "answer states numbers no tool returned: -15.75"),
+        ("The balance is -16.75 USD", "answer states numbers no tool returned: -16.75"),
         ("Values: 11, 12.5, 13%, 14 and 15", "answer states numbers no tool returned: 11, 12.5, 13% (+2 more)"),
         ("Growth was 18.4%.", "answer states numbers no tool returned: 18.4%"),
     ],

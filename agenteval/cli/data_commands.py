@@ -30,6 +30,7 @@ def bench_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of the judge."),
     judge_mode: Optional[str] = typer.Option(None, "--judge-mode", help="holistic or checklist."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N traces (a sample for slow judges)."),
+    cascade: str = typer.Option("reached", "--cascade", help="Direct/cascade rule: reached (the bad input reached the step), or ancestor (any failing ancestor: the earlier rule, to compare)."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
@@ -42,12 +43,12 @@ def bench_command(
     with user_errors():
         settings = _settings(db=db, judge=judge, model=model, base_url=base_url, judge_mode=judge_mode)
         if oracle or not settings.uses_llm:
-            reports = bench_suite(directory, dataset, judge=None, modes=mode, oracle=oracle, algorithm=algorithm, thresholds=settings.thresholds, limit=limit)
+            reports = bench_suite(directory, dataset, judge=None, modes=mode, oracle=oracle, algorithm=algorithm, thresholds=settings.thresholds, limit=limit, cascade=cascade)
             judge_name = "oracle (human labels)" if oracle else "rules"
         else:
             with open_store(settings.db) as store:
                 chosen = build_judge(settings, cache=store if settings.cache else None)
-                reports = bench_suite(directory, dataset, judge=chosen, modes=mode, algorithm=algorithm, thresholds=settings.thresholds, limit=limit)
+                reports = bench_suite(directory, dataset, judge=chosen, modes=mode, algorithm=algorithm, thresholds=settings.thresholds, limit=limit, cascade=cascade)
             judge_name = chosen.name
     if as_json:
         if mode and len(mode) == 1 and len(reports) == 1:

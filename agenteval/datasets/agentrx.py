@@ -95,9 +95,32 @@ def _labels(trace: Trace, record: Mapping[str, Any], source: str) -> dict[str, A
             root, agent = step_id, failure.get("failed_agent")
     if root is None:
         raise TraceError(f"trajectory {tid}: root cause failure_id {root_id} is not among its failures", source=source)
-    failing_messages = {trace.steps[_position(trace, sid)].metadata["message_index"] for sid in failing}
-    negatives = [s.id for s in trace.steps if s.type.judged and s.metadata.get("message_index") not in failing_messages]
-    return {"failing_steps": failing, "root_cause": root, "root_cause_agent": agent, "negatives": negatives}
+    units = call_units(trace)
+    negatives = [s.id for s in trace.steps if s.type.judged and units.get(s.id, s.id) not in failing]
+    return {"failing_steps": failing, "root_cause": root, "root_cause_agent": agent, "negatives": negatives,
+            "units": units}
+
+
+def call_units(trace: Trace) -> dict[str, str]:
+    """Steps that share the label of another step: the further steps derived from one message
+    (annotators label the message, by its first step's id), and for tau-bench the tool's answer,
+    which belongs to the assistant message that made the call (the tool is the environment: the
+    annotators never blame it, they label the call it answered)."""
+    first: dict[Any, str] = {}
+    units: dict[str, str] = {}
+    calls: dict[str, str] = {}
+    for step in trace.steps:
+        index = step.metadata.get("message_index")
+        head = first.setdefault(index, step.id)
+        if head != step.id:
+            units[step.id] = head
+        if step.tool_call_id and step.type.value in ("TOOLSEL", "PARAMGEN"):
+            calls.setdefault(step.tool_call_id, head)
+    if trace.metadata.get("subset") == TAU:
+        for step in trace.steps:
+            if step.type.value == "EXEC" and step.tool_call_id in calls:
+                units[step.id] = calls[step.tool_call_id]
+    return units
 
 
 def _int(value: Any) -> int | None:
@@ -105,10 +128,6 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _position(trace: Trace, step_id: str) -> int:
-    return next(i for i, s in enumerate(trace.steps) if s.id == step_id)
 
 
 def _ground_truth(directory: Path, name: str) -> dict[str, dict[str, Any]]:

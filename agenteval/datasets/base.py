@@ -32,6 +32,16 @@ class LabeledTrace(BaseModel):
     negatives: list[str] | None = Field(
         None, description="Step ids known to be correct (for false positive rates); None when unknown."
     )
+    units: dict[str, str] = Field(
+        default_factory=dict,
+        description="Step id -> the labeled step it is part of, where one label covers several steps (a "
+        "message split into TOOLSEL and PARAMGEN, a tool's answer to the call that requested it); others "
+        "are their own unit.",
+    )
+
+    def unit(self, step_id: str) -> str:
+        """The labeled step a step's prediction is read at (itself unless ``units`` says otherwise)."""
+        return self.units.get(step_id, step_id)
 
     @property
     def step_labeled(self) -> bool:

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
-from agenteval.judges._numbers import texts_in, ungrounded_numbers
+from agenteval.judges._numbers import grounded_values, texts_in, ungrounded_numbers
 from agenteval.judges.base import StepContext
 from agenteval.judges.evidence import not_assessable
 from agenteval.models import Judgment, Step, StepType
+from agenteval.recovery import acknowledges_failure, call_exec, is_empty, unrecovered_failures
 
 if TYPE_CHECKING:
     from agenteval.config import Settings
     from agenteval.judges.base import JudgmentCache
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 RUBRIC_VERSION = f"rules-{RULES_VERSION}"
 NEUTRAL_SCORE = 3.0
 
@@ -47,10 +48,11 @@ _SUCCESS = re.compile(
     rf"|I(?:'ve| have) (?:now |just |already )?{_DONE})\b",
     re.IGNORECASE,
 )
-_ACKNOWLEDGE = re.compile(
-    r"\b(?:errors?|fail(?:ed|s|ure)?|unsuccessful|unable|couldn't|could not|can't|cannot"
-    r"|not able|n't able|sorry|unfortunately|timed out"
-    r"|did not (?:work|go through)|didn't (?:work|go through))\b",
+#: A catalog description saying the tool gives nothing back (it acts, logs or thinks).
+_NO_OUTPUT = re.compile(
+    r"\b(?:returns? nothing|no (?:return value|output|result)s?\b|does(?:n't| not) return"
+    r"|will not (?:obtain|return|retrieve)|not obtain (?:any )?new information"
+    r"|(?:only|just) (?:logs?|records?|appends?|writes?|stores?))",
     re.IGNORECASE,
 )
 
@@ -110,7 +112,7 @@ def judge_step_sync(ctx: StepContext) -> Judgment:
 
 
 def judge_exec(ctx: StepContext) -> Judgment:
-    """EXEC: did the tool raise, time out or return nothing?"""
+    """EXEC: did the tool raise, time out, or return nothing where it normally returns something?"""
     step, tool = ctx.step, _tool_name(ctx) or "tool"
     checks = ["exec_timeout", "exec_error", "exec_empty"]
     timed_out = step.error and _TIMEOUT.search(f"{step.error.type or ''} {step.error.message}")
@@ -120,10 +122,39 @@ def judge_exec(ctx: StepContext) -> Judgment:
         error = _error_text(step, "")
         reason = f"{tool} raised {error}" if error else f"{tool} failed (status '{step.status}', no message)"
         finding = _Finding(1.0, "E2.1", reason, decisive=True)
-    elif _is_empty(step.output):
-        finding = _Finding(2.0, "E2.3", f"{tool} returned an empty result ({json.dumps(step.output)})")
+    elif is_empty(step.output):
+        return _judge_empty(ctx, tool, checks)
     else:
         return _judgment(step, 5.0, f"{tool} returned a result", checks)
+    return _worst(step, checks, [finding])
+
+
+def _judge_empty(ctx: StepContext, tool: str, checks: list[str]) -> Judgment:
+    """An empty result is a failure only where the trace shows the tool normally returns something.
+
+    By design, some tools return nothing (they act, log or think). The trace tells which: the
+    catalog says so, or every call of the tool in the trace came back empty. Only when another call
+    of the same tool returned content is this empty result out of the ordinary (E2.3).
+    """
+    step = ctx.step
+    shown = json.dumps(step.output)
+    entry = ctx.trace.tool(step.tool)
+    if entry is not None and _NO_OUTPUT.search(entry.description):
+        return _judgment(step, 4.0, f"{tool} returned nothing ({shown}), as its description says it does", checks)
+    others = [
+        s for s in ctx.trace.steps
+        if s.type is StepType.EXEC and s.id != step.id and s.tool == step.tool and not s.failed_in_trace
+    ]
+    if not others:
+        return _neutral(step, f"{tool} returned nothing ({shown}) in its only call; the trace cannot tell "
+                        "whether that is its normal answer", checks)
+    full = [s.id for s in others if not is_empty(s.output)]
+    if not full:
+        return _judgment(step, 4.0, f"{tool} returned nothing ({shown}), as in all its {len(others) + 1} calls "
+                         "in this trace: that is its normal answer", checks)
+    listed = ", ".join(full[:3]) + (f" (+{len(full) - 3} more)" if len(full) > 3 else "")
+    finding = _Finding(2.0, "E2.3", f"{tool} returned an empty result ({shown}), though it returned content "
+                       f"in step(s) {listed}")
     return _worst(step, checks, [finding])
 
 
@@ -173,7 +204,7 @@ def judge_toolsel(ctx: StepContext) -> Judgment:
             reason = f"'{name}' is not in the tool catalog ({listed})"
             findings.append(_Finding(1.0, "P3.1", reason, decisive=True))
     earlier = _earlier_identical_calls(ctx, name)
-    if len(earlier) + 1 >= REPEAT_LIMIT:
+    if len(earlier) + 1 >= REPEAT_LIMIT and _same_results(ctx, [*earlier, step.id]):
         findings.append(
             _Finding(
                 2.0,
@@ -191,7 +222,7 @@ def judge_toolsel(ctx: StepContext) -> Judgment:
 
 def judge_plan(ctx: StepContext) -> Judgment:
     """PLAN: rules can only tell an empty plan; anything else is left to a model judge."""
-    if _is_empty(ctx.step.output):
+    if is_empty(ctx.step.output):
         return _worst(ctx.step, ["plan_empty"], [_Finding(1.0, "P2.1", "plan is empty")])
     return _neutral(ctx.step, "plan is non-empty", ["plan_empty"])
 
@@ -215,7 +246,7 @@ def judge_synth(ctx: StepContext) -> Judgment:
                 f"{failed.id} and was not re-run successfully",
             )
         )
-    ungrounded = ungrounded_numbers(answer, _sources(ctx))
+    ungrounded = ungrounded_numbers(answer, _sources(ctx), grounded=_earlier_answer_values(ctx))
     if ungrounded:
         listed = ", ".join(n.text for n in ungrounded[:3]) + (
             f" (+{len(ungrounded) - 3} more)" if len(ungrounded) > 3 else ""
@@ -285,14 +316,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _is_empty(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return isinstance(value, (dict, list, tuple)) and not value
-
-
 def _error_text(step: Step, prefix: str) -> str:
     if step.error is None:
         return ""
@@ -351,28 +374,52 @@ def _earlier_identical_calls(ctx: StepContext, name: str) -> list[str]:
     ]
 
 
+def _same_results(ctx: StepContext, toolsels: list[str]) -> bool:
+    """Whether identical calls also got identical results (as far as the trace records them).
+
+    Repeating a call to a stateful tool ("scroll down", "next page") changes what it returns, so
+    repetition alone proves no loop; identical results do."""
+    results = set()
+    for sid in toolsels:
+        ran = call_exec(ctx.dag, sid)
+        if ran is not None:
+            results.add(json.dumps([ran.status, ran.output, _error_text(ran, "")], sort_keys=True, default=str))
+    return len(results) <= 1
+
+
 def _unrecovered_failure(ctx: StepContext) -> Step | None:
-    """The first EXEC before this step that failed with no later successful run of the same tool."""
-    earlier = ctx.trace.steps[: ctx.dag.position(ctx.step.id)]
-    recovered: set[str | None] = set()
-    first = None
-    for step in reversed(earlier):
-        if step.type is not StepType.EXEC:
-            continue
-        if not step.failed_in_trace:
-            recovered.add(step.tool)
-        elif step.tool not in recovered:
-            first = step
-    return first
+    """The latest tool failure an answer reports on (one since the agent's previous answer) that the
+    agent had not recovered from by then (see agenteval.recovery), or None.
+
+    An answer speaks for the work done since the agent last spoke; a failure from an earlier turn
+    was the earlier answer's to report."""
+    position = ctx.dag.position(ctx.step.id)
+    previous = max(
+        (i for i, s in enumerate(ctx.trace.steps[:position]) if s.type is StepType.SYNTH), default=-1
+    )
+    failed = [s for s in unrecovered_failures(ctx.dag, position) if ctx.dag.position(s.id) > previous]
+    return failed[-1] if failed else None
 
 
 def _success_claim(answer: str) -> str | None:
     """The success phrase of an answer that does not acknowledge any failure, else None."""
     text = answer.replace("\u2019", "'")
-    if _ACKNOWLEDGE.search(text):
+    if acknowledges_failure(text):
         return None
     match = _SUCCESS.search(text)
     return match.group(0) if match else None
+
+
+def _earlier_answer_values(ctx: StepContext) -> set:
+    """Values the agent's earlier answers stated and that were grounded: a figure it derived and
+    showed before (a price difference) grounds a later restatement; an invented one does not."""
+    position = ctx.dag.position(ctx.step.id)
+    values: set = set()
+    base = list(_sources(ctx))
+    for step in ctx.trace.steps[:position]:
+        if step.type is StepType.SYNTH:
+            values |= grounded_values("\n".join(texts_in(step.output)), base, grounded=values)
+    return values
 
 
 def _sources(ctx: StepContext) -> Iterator[str]:
