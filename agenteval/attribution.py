@@ -40,8 +40,11 @@ rests on four observations about agent runs:
 3. **Blame what nothing else explains:** among the remaining candidates, those that no other
    candidate reached (by the verdicts' ``upstream_failures``).
 4. **Order them by evidence, then impact:** proven before asserted before doubtful; then the one
-   that reached the most failing steps (it explains the most), then the one furthest under its
-   threshold, then the earliest.
+   with the most failing steps downstream, then the one furthest under its threshold, then the
+   earliest. Impact counts every failure downstream, not only those the bad input reached: a
+   failure that put the run off course shapes what comes after it even through steps that pass
+   (on the shared labeled data, counting only reached failures put a later, independent failure
+   first on one Magentic-One trace, and nowhere helped).
 
 USER and SYSTEM steps are never blamed: they are not agent work (``classify`` skips them), and a
 fault that lies with the user leaves no agent failure to blame. Every returned root cause has a
@@ -165,7 +168,8 @@ def _nearest_upstream(dag: StepDAG, verdict: StepVerdict) -> list[str]:
 
 def greedy_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[RootCause]:
     """The paper's heuristic: from each failing sink, step to the lowest-scoring upstream failure
-    until a direct failure is reached."""
+    until a direct failure is reached. Several root causes are listed best evidenced first, then
+    in trace order."""
     found: dict[str, RootCause] = {}
     for sink in failing_sinks(dag, verdicts):
         chain = [sink]
@@ -178,7 +182,7 @@ def greedy_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> lis
             chain.append(current)
         if current not in found:
             found[current] = root_cause(dag, verdicts, current, list(reversed(chain)), "greedy")
-    return sorted(found.values(), key=lambda rc: dag.position(rc.step_id))
+    return sorted(found.values(), key=lambda rc: (-_strength(verdicts[rc.step_id]), dag.position(rc.step_id)))
 
 
 def _chain(dag: StepDAG, verdicts: Mapping[str, StepVerdict], root: str) -> list[str]:
@@ -237,7 +241,7 @@ def dag_root_causes(dag: StepDAG, verdicts: Mapping[str, StepVerdict]) -> list[R
 
     def rank(sid: str) -> tuple[int, int, float, int]:
         verdict = verdicts[sid]
-        reach = sum(sid in verdicts[other].upstream_failures for other in failed)
+        reach = len(failed.intersection(dag.descendants(sid)))
         deficit = (verdict.threshold or 0.0) - (verdict.score or 0.0)
         return (-_strength(verdict), -reach, -deficit, dag.position(sid))
 

@@ -40,8 +40,9 @@ DEFAULT_THRESHOLDS: dict[StepType, float] = {
 CascadeRule = Literal["reached", "ancestor"]
 CASCADE_RULES: tuple[str, ...] = ("reached", "ancestor")
 
-#: Verdicts of steps that pass a bad input on instead of stopping it.
-_CARRYING = frozenset({"direct", "cascade", "not_assessable", "judge_error"})
+#: Verdicts of steps that pass a bad input on instead of stopping it: failures, steps that could not
+#: be assessed, and skipped steps (agent steps with no assessed judgment, USER/SYSTEM messages).
+_CARRYING = frozenset({"direct", "cascade", "not_assessable", "judge_error", "skipped"})
 
 
 def classify(
@@ -60,9 +61,12 @@ def classify(
 
     A failure is a ``cascade`` when an earlier failure reached it (``upstream_failures``): a path
     joins them on which every step in between failed, was not_assessable or a judge_error, is an
-    agent step with no assessed judgment, or is a USER/SYSTEM message (a message hands on what it
-    was given: on the labeled data, an agent's bad reply reaches its next step through the user's
-    answer). A step judged to pass breaks the chain. The earlier failure counts only when its
+    agent step with no assessed judgment, or is a USER/SYSTEM message. A message hands on what it
+    was given (a user who says "yes, go ahead" to a wrong offer passes the wrong offer on); what is
+    wrong with the message itself is the user's, which agenteval does not blame (AgentRx labels
+    such faults "underspecified user intent" on the user's message). On the shared labeled data the
+    choice changes no verdict (no failure sits on both sides of a message there). A step judged to
+    pass breaks the chain. The earlier failure counts only when its
     evidence is at least as strong (a proven failure is not demoted because of one a model only
     asserts) and when the agent did not recover from it. Otherwise the failure is ``direct``.
 
@@ -106,7 +110,7 @@ def classify(
     if cascade == "ancestor":
         upstream_of = {sid: [a for a in dag.ancestors(sid) if a in failing] for sid in failing}
     else:
-        carriers = {sid for sid, v in verdicts.items() if v.verdict in _CARRYING or v.verdict == "skipped"}
+        carriers = {sid for sid, v in verdicts.items() if v.verdict in _CARRYING}
         strength = {sid: evidence(verdicts[sid].judgment) for sid in failing}
         sources = {sid: strength[sid] for sid in failing if sid not in recovered}
         upstream_of = {sid: reached_from(dag, sid, sources, carriers, strength[sid]) for sid in failing}

@@ -2,8 +2,12 @@
 
 Runs `agenteval bench --json` for every dataset and every mode that needs no network (rules judge;
 oracle attribution with the human labels), plus an LLM judge when --model/--base-url are given.
+``--compare-cascade`` prints instead what the direct/cascade rule changes: kappa and root-cause
+accuracy under the earlier rule (any failing ancestor makes a cascade) beside the current one (the
+bad input must reach the step through failed or unassessed steps).
 
     python bench/accuracy.py --data ../shared/data
+    python bench/accuracy.py --data ../shared/data --compare-cascade
     python bench/accuracy.py --data ../shared/data --model qwen --base-url http://127.0.0.1:8080/v1 --judge-mode checklist
 """
 
@@ -41,7 +45,11 @@ def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--judge-mode", default="holistic")
     parser.add_argument("--db", default=".agenteval/bench.duckdb")
+    parser.add_argument("--compare-cascade", action="store_true", help="compare the earlier cascade rule with the current one")
     args = parser.parse_args()
+    if args.compare_cascade:
+        compare_cascade(args.data)
+        return
     print("| dataset | method | " + " | ".join(KEYS) + " | rca exact, agent-caused only |")
     print("|---" * (len(KEYS) + 3) + "|")
     for dataset, folder, label in DATASETS:
@@ -54,6 +62,26 @@ def main() -> None:
         for method, report in rows.items():
             print(f"| {label} | {method} | " + " | ".join(cell(report[k]) for k in KEYS)
                   + f" | {cell(report.get('rca_exact_agent_caused'))} |")
+
+
+def compare_cascade(data: Path) -> None:
+    """kappa and root-cause accuracy under the earlier cascade rule ("ancestor") and the current one."""
+    keys = ("kappa", "rca_exact", "rca_1hop")
+    print("| dataset | method | " + " | ".join(f"{k} (ancestor -> reached)" for k in keys) + " | n |")
+    print("|---" * (len(keys) + 3) + "|")
+    for dataset, folder, label in DATASETS:
+        rows: dict[str, dict[str, dict]] = {}
+        for rule in ("ancestor", "reached"):
+            found = {f"oracle + {k.split('/')[-1]}": v
+                     for k, v in bench(data, dataset, folder, "--oracle", "--mode", "dag", "--cascade", rule).items()}
+            found["rules judge, dag"] = bench(data, dataset, folder, "--mode", "rules", "--mode", "dag",
+                                              "--cascade", rule)["rules"]
+            for method, report in found.items():
+                rows.setdefault(method, {})[rule] = report
+        for method, by_rule in rows.items():
+            before, after = by_rule["ancestor"], by_rule["reached"]
+            cells = [f"{cell(before[k])} -> {cell(after[k])}" for k in keys]
+            print(f"| {label} | {method} | " + " | ".join(cells) + f" | {after['n_root_cause_traces']} |")
 
 
 if __name__ == "__main__":

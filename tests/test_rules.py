@@ -520,3 +520,94 @@ def test_example_trace(name):
     assert failures == EXPECTED_FAILURES[name]
     assert 5 <= len(trace.steps) <= 12
     assert sum(s.is_final for s in trace.steps) == 1
+
+
+# ------------------------------------------------------------- what the rules no longer cry wolf on
+
+
+@pytest.mark.parametrize(
+    ("answer", "output"),
+    [
+        # a price difference the answer shows its operands for, and one against a listed price
+        ("The new one is $249.01 and yours was $262.47, so you get $13.46 back.", {"price": 249.01, "old": 262.47}),
+        ("Yours was $262.47, so you will receive a refund of $13.46.", {"old": 262.47, "new": 249.01}),
+        # a total of the items it lists
+        ("Keyboard $235.13, headphones $346.97, chair $511.24: $1,093.34 in all.",
+         {"items": [235.13, 346.97, 511.24]}),
+        # a quantity times a unit price, then times the visits
+        ("3 tickets at $8.25 = $24.75 per visit; 4 visits = $99.", {"price": 8.25}),
+        # a percentage of an amount
+        ("10% off $80.50 saves you $8.05.", {"price": 80.5}),
+        # digits of an identifier, quoted on their own
+        ("I will charge the PayPal account ending in 7644869.", {"payment": "paypal_7644869"}),
+        # a scaled figure
+        ("Its revenue was 1080000000 dollars.", {"revenue": "1.08 billion"}),
+        # list markers and code locations are not figures
+        ("Options:\n11. Blue kettle\n12. Red kettle", {"n": 2}),
+        ("scenario.py:94: UserWarning at /workspace/run/1234/x", {"ok": 1}),
+    ],
+)
+def test_grounded_in_what_the_answer_computes_or_quotes(answer, output):
+    result = judge(synth_trace(answer, ok_exec("e", output)), "s")
+    assert (result.score, result.failure_code) == (4, None), result.reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "listed"),
+    [
+        # invented figures cannot explain each other
+        ("The total is $30 = $20 + $10.", "$30, $20"),
+        # a made-up amount next to real ones
+        ("The keyboard is $235.13 and shipping is $17.77.", "$17.77"),
+        # a difference of two source values the answer does not state is not assumed (with many
+        # prices in a trace, some pair would match almost any amount)
+        ("You will receive a refund of $13.46.", "$13.46"),
+    ],
+)
+def test_still_ungrounded(answer, listed):
+    result = judge(synth_trace(answer, ok_exec("e", {"price": 235.13, "old": 262.47, "new": 249.01})), "s")
+    assert result.failure_code == "I1.1" and result.reason.endswith(listed)
+
+
+def test_a_figure_an_earlier_answer_derived_grounds_its_restatement():
+    steps = [
+        ok_exec("e", {"old": 262.47, "new": 249.01}),
+        st("s1", "SYNTH", ("e",), output="Yours was $262.47, the new one $249.01: a refund of $13.46."),
+        st("u", "USER", ("s1",), output="yes"),
+        st("s", "SYNTH", ("u",), output="Done: $13.46 is on its way to your card."),
+    ]
+    assert judge(trace_of(*steps), "s").score == 4
+    # an earlier answer's invention does not ground it
+    steps[1] = st("s1", "SYNTH", ("e",), output="You get a refund of $13.46.")
+    steps[3] = st("s", "SYNTH", ("u",), output="Done: $13.47 is on its way to your card.")
+    assert judge(trace_of(*steps), "s").failure_code == "I1.1"
+
+
+@pytest.mark.parametrize(
+    ("before", "answer", "code"),
+    [
+        # retried with corrected arguments before the answer
+        ([failed_exec("e1"), ok_exec("e2", {"ok": 1}, tool="issue_refund", arguments={"order_id": "B"})],
+         "Your refund has been processed.", None),
+        # the same request made through another tool
+        ([st("e1", "EXEC", tool="exchange", arguments={"order_id": "#W9", "item": "111"}, **{"status": "error"}),
+          ok_exec("e2", {"ok": 1}, tool="modify", arguments={"order_id": "#W9", "item": "111", "pay": "card"})],
+         "Your order has been successfully modified.", None),
+        # a failure before the previous answer was that answer's to report
+        ([failed_exec("e1"), st("s0", "SYNTH", output="Sorry, the refund failed."),
+          ok_exec("e2", {"ok": 1}, tool="get_order")],
+         "Your address has been updated.", None),
+        # a failure since the previous answer, not made good
+        ([st("s0", "SYNTH", output="Let me try."), failed_exec("e1")], "Your refund has been processed.", "I1.2"),
+    ],
+)
+def test_false_success_needs_an_unrecovered_failure_it_reports_on(before, answer, code):
+    assert judge(synth_trace(answer, *before), "s").failure_code == code
+
+
+def test_repeating_a_call_to_a_stateful_tool_is_no_loop():
+    steps = calls({"action": "scroll_down"}, {"action": "scroll_down"}, {"action": "scroll_down"}, tool="open_search")
+    pages = [st(f"e{i}", "EXEC", (f"p{i}",), tool="open_search", output=f"page {i}") for i in (1, 2, 3)]
+    assert judge(trace_of(*steps, *pages), "t3").failure_code is None
+    same = [st(f"e{i}", "EXEC", (f"p{i}",), tool="open_search", output="page 1") for i in (1, 2, 3)]
+    assert judge(trace_of(*steps, *same), "t3").failure_code == "P3.3"

@@ -31,7 +31,7 @@ class RulesFirstJudge:
         if ruled.decisive and judged.score is not None and judged.score >= ruled.score:
             # --judge-all asked the model too, but a proven hard failure is never overturned.
             return ruled.model_copy(update={"details": {**ruled.details, "model_judgment": judged.model_dump()}})
-        return judged.model_copy(update={"details": {**judged.details, "rules": {"score": ruled.score, "reason": ruled.reason}}})
+        return judged.model_copy(update={"details": {**judged.details, "rules": {"score": ruled.score, "reason": ruled.reason, "assessed": ruled.assessed}}})
 
     async def aclose(self) -> None:
         """Close the judges it wraps (the model judge holds HTTP connections)."""
