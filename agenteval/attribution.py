@@ -135,7 +135,9 @@ def _strength(verdict: StepVerdict) -> int:
     return evidence(verdict.judgment)
 
 
-def root_cause(dag: StepDAG, verdicts: Mapping[str, StepVerdict], step_id: str, chain: list[str], algorithm: str) -> RootCause:
+def root_cause(
+    dag: StepDAG, verdicts: Mapping[str, StepVerdict], step_id: str, chain: list[str], algorithm: str
+) -> RootCause:
     """The RootCause record for a blamed step."""
     verdict = verdicts[step_id]
     return RootCause(

@@ -223,6 +223,8 @@ def bench_suite(
     modes; "rules" always uses the rules judge. ``limit`` keeps the first N traces (a cheap sample
     for slow judges). ``cascade`` picks the direct/cascade rule ("ancestor" measures the earlier one).
     """
+    if cascade not in CASCADE_RULES:
+        raise ConfigError(f"unknown cascade rule '{cascade}' (choose from: {', '.join(CASCADE_RULES)})")
     labeled = load_dataset(dataset, Path(directory))[:limit]
     common = {"traces": labeled, "thresholds": thresholds, "cascade": cascade}
     if oracle:

@@ -185,8 +185,14 @@ class StepVerdict(_Model):
     threshold: float | None = Field(None, description="Failure threshold of the step type.")
     failure_code: str | None = Field(None, description="Taxonomy code when failing.")
     reason: str = Field("", description="Judge's reason.")
-    upstream_failures: list[str] = Field(default_factory=list, description="Failing ancestors (for cascades).")
-    recovered: bool = Field(False, description="A failed tool call the agent retried successfully; does not fail the trace.")
+    upstream_failures: list[str] = Field(
+        default_factory=list, description="Earlier failures whose bad output reached this step (for cascades)."
+    )
+    recovered: bool = Field(
+        False,
+        description="A failure the agent recovered from (retried, replaced or told the user; agenteval.recovery): "
+        "does not fail the trace.",
+    )
     flags: list[str] = Field(default_factory=list, description="Warnings about the step, e.g. judge_injection.")
     judgment: Judgment | None = Field(None, description="The judgment behind the verdict.")
 

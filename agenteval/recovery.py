@@ -17,8 +17,9 @@ damage contained:
 A failed execution and a wrong decision are undone differently. The EXEC step is recovered by any
 of the three. A TOOLSEL or PARAMGEN step of the call whose finding says the call itself was wrong
 (``correctable``: a tool that does not exist or does not fit, arguments that break the schema or
-are invented or wrong) is recovered only by the same call made again and corrected: a later successful call of the same tool on the same target (it shares a
-distinctive argument value: "retried"), or of another tool with the same request ("replaced").
+are invented or wrong) is recovered only by the same call made again and corrected: a later
+successful call of the same tool on the same target (it shares a distinctive argument value:
+"retried"), or of another tool with the same request ("replaced").
 Acknowledging contains the damage; it does not undo a wrong decision. And a later call of a general
 tool (a code runner, a browser) on something else is another decision, not a correction. A call
 whose execution did not fail in the trace has nothing to recover from: a model judge's verdict that
@@ -130,7 +131,7 @@ def correctable(code: str | None) -> bool:
     E1.x), so that a corrected call undoes it. Other findings on a TOOLSEL or PARAMGEN step (a wrong
     goal, a redundant call, an uncoded verdict) are about the decision, which a later call does not
     take back."""
-    return bool(code) and (code in ("P3.1", "P3.2") or code.startswith("E1."))  # type: ignore[union-attr]
+    return code is not None and (code in ("P3.1", "P3.2") or code.startswith("E1."))
 
 
 def recovery(

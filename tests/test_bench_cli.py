@@ -73,3 +73,14 @@ def test_calibrate_writes_thresholds_to_the_config(data, tmp_path, monkeypatch):
     assert written["thresholds"] == {k: pytest.approx(v) for k, v in fitted["thresholds"].items()}
     dry = run("calibrate", data / "agentrx", "--dataset", "agentrx-tau", "--dry-run", "--config", tmp_path / "other.toml")
     assert dry.exit_code == 0 and "kappa" in dry.stdout and not (tmp_path / "other.toml").exists()
+
+
+def test_bench_cascade_rule_is_checked_and_the_earlier_one_runs(tmp_path, data):
+    result = run("bench", tmp_path, "--dataset", "agentrx-tau", "--cascade", "sideways")
+    assert result.exit_code == 2
+    assert "unknown cascade rule 'sideways' (choose from: reached, ancestor)" in result.output
+    assert "Traceback" not in result.output
+    result = run("bench", data / "agentrx", "--dataset", "agentrx-magentic-one", "--oracle", "--mode", "dag",
+                 "--algorithm", "dag", "--cascade", "ancestor", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rca_exact"] >= 0.70

@@ -611,3 +611,12 @@ def test_repeating_a_call_to_a_stateful_tool_is_no_loop():
     assert judge(trace_of(*steps, *pages), "t3").failure_code is None
     same = [st(f"e{i}", "EXEC", (f"p{i}",), tool="open_search", output="page 1") for i in (1, 2, 3)]
     assert judge(trace_of(*steps, *same), "t3").failure_code == "P3.3"
+
+
+def test_grounding_is_worked_out_per_trace():
+    # the same answer ids in two traces: each is checked against its own trace's sources
+    grounded = trace_of(ok_exec("e", {"total": 4218.5}), st("s", "SYNTH", ("e",), output="Total: $4,218.50"))
+    invented = trace_of(ok_exec("e", {"total": 17}), st("s", "SYNTH", ("e",), output="Total: $4,218.50"))
+    assert judge(grounded, "s").score == 4
+    assert judge(invented, "s").failure_code == "I1.1"
+    assert judge(grounded, "s").score == 4

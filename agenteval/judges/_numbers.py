@@ -171,6 +171,12 @@ class NumberIndex:
                 values.add(Decimal(match["num"]).scaleb(_SCALES[match["word"].lower()]))
         self._values = sorted(values)
 
+    def extended(self, values: Iterable[Decimal]) -> NumberIndex:
+        """A copy that also holds ``values`` (cheaper than re-reading the sources)."""
+        copy = NumberIndex(())
+        copy._values = sorted(set(self._values).union(values))
+        return copy
+
     def __contains__(self, value: Decimal) -> bool:
         return self.near(value, Decimal(0))
 
@@ -247,7 +253,8 @@ def _explained(i: int, shown: Sequence[Number], held: Sequence[bool], index: Num
                 or close(a.value / b.value) or close(b.value / a.value)
             ):
                 return True
-        if any(c > 0 and index.near(c, tol) for c in (target - abs(a.value), abs(a.value) - target, target + abs(a.value))):
+        base = abs(a.value)
+        if any(c > 0 and index.near(c, tol) for c in (target - base, base - target, target + base)):
             return True
         if any(close(a.value * k) or close(a.value / k) for k in _SMALL_FACTORS):
             return True
@@ -267,24 +274,14 @@ def _explained(i: int, shown: Sequence[Number], held: Sequence[bool], index: Num
     return False
 
 
-def ungrounded_numbers(
-    answer: str, sources: Iterable[str], *, grounded: Iterable[Decimal] = ()
-) -> list[Number]:
-    """Figures of ``answer`` that no source holds and no arithmetic on grounded figures explains,
-    in answer order (see ``grounded_figures``).
-
-    Args:
-        answer: the answer text.
-        sources: texts the answer may take numbers from.
-        grounded: values already known to be grounded (e.g. those of earlier answers).
-    """
+def ungrounded_numbers(answer: str, index: NumberIndex) -> list[Number]:
+    """Figures of ``answer`` that no source value in ``index`` holds and no arithmetic on grounded
+    figures explains, in answer order (see ``grounded_figures``)."""
     shown = figures(answer)
-    flags = grounded_figures(shown, NumberIndex(sources, grounded))
-    return [n for n, ok in zip(shown, flags) if not ok]
+    return [n for n, ok in zip(shown, grounded_figures(shown, index)) if not ok]
 
 
-def grounded_values(answer: str, sources: Iterable[str], *, grounded: Iterable[Decimal] = ()) -> set[Decimal]:
+def grounded_values(answer: str, index: NumberIndex) -> set[Decimal]:
     """The values of ``answer``'s figures that are grounded (see ``grounded_figures``)."""
     shown = figures(answer)
-    flags = grounded_figures(shown, NumberIndex(sources, grounded))
-    return {n.value for n, ok in zip(shown, flags) if ok}
+    return {n.value for n, ok in zip(shown, grounded_figures(shown, index)) if ok}

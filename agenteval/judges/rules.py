@@ -1,8 +1,9 @@
 """The rules judge: deterministic checks that need no model and no network.
 
 It proves the failures a trace shows on its face (a tool raised, arguments break the tool's schema,
-the agent called a tool that does not exist, the answer states numbers no tool returned) and leaves
-everything else to a model judge, with a neutral, unassessed score.
+the agent called a tool that does not exist, the answer states figures nothing grounds) and leaves
+everything else to a model judge, with a neutral, unassessed score. No check keys on a tool's name
+or a dataset.
 
 Scores: 5 proven fine, 4 fine as far as rules can tell, 3 not assessed (neutral placeholder),
 2 likely failure, 1 proven failure. A proven hard failure (a tool error or timeout, a nonexistent
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
-from agenteval.judges._numbers import grounded_values, texts_in, ungrounded_numbers
+from agenteval.judges._grounding import grounding
+from agenteval.judges._numbers import texts_in, ungrounded_numbers
 from agenteval.judges.base import StepContext
 from agenteval.judges.evidence import not_assessable
 from agenteval.models import Judgment, Step, StepType
@@ -69,13 +71,17 @@ class RulesJudge:
     """Deterministic, offline judge of single steps.
 
     Checks per step type:
-        EXEC: the tool raised (E2.1) or timed out (E2.2), both decisive; it returned nothing (E2.3).
+        EXEC: the tool raised (E2.1) or timed out (E2.2), both decisive; it returned nothing where
+            another call of the same tool returned content (E2.3; empty by design passes).
         PARAMGEN: the arguments are unparseable or break the tool's JSON Schema (E1.1, decisive).
         TOOLSEL: the tool is not in the catalog (P3.1, decisive); the same call is made for the
-            third time or more (P3.3).
+            third time or more and gets the same result each time (P3.3).
         PLAN: the plan is empty (P2.1).
-        SYNTH: the answer is empty (I2.1), claims success after an unrecovered tool error (I1.2),
-            or states numbers found in no task, tool input or tool output (I1.1).
+        SYNTH: the answer is empty (I2.1), claims success after a tool error since the previous
+            answer that the agent had not recovered from (I1.2, see agenteval.recovery), or states
+            figures that no source holds and no arithmetic on grounded figures explains (I1.1).
+    Whether the agent later recovered from a failure is not the step's judgment: classify marks it
+    ``recovered`` with the same definition, so the failure stays visible but does not fail the trace.
     USER and SYSTEM steps are not judged. Where no check applies the judgment is a neutral,
     unassessed 3.0.
     """
@@ -246,7 +252,7 @@ def judge_synth(ctx: StepContext) -> Judgment:
                 f"{failed.id} and was not re-run successfully",
             )
         )
-    ungrounded = ungrounded_numbers(answer, _sources(ctx), grounded=_earlier_answer_values(ctx))
+    ungrounded = ungrounded_numbers(answer, grounding(ctx.dag).index_for(step.id))
     if ungrounded:
         listed = ", ".join(n.text for n in ungrounded[:3]) + (
             f" (+{len(ungrounded) - 3} more)" if len(ungrounded) > 3 else ""
@@ -408,28 +414,3 @@ def _success_claim(answer: str) -> str | None:
         return None
     match = _SUCCESS.search(text)
     return match.group(0) if match else None
-
-
-def _earlier_answer_values(ctx: StepContext) -> set:
-    """Values the agent's earlier answers stated and that were grounded: a figure it derived and
-    showed before (a price difference) grounds a later restatement; an invented one does not."""
-    position = ctx.dag.position(ctx.step.id)
-    values: set = set()
-    base = list(_sources(ctx))
-    for step in ctx.trace.steps[:position]:
-        if step.type is StepType.SYNTH:
-            values |= grounded_values("\n".join(texts_in(step.output)), base, grounded=values)
-    return values
-
-
-def _sources(ctx: StepContext) -> Iterator[str]:
-    """Texts an answer may take numbers from: the task and every step's input, arguments, errors
-    and outputs, except answers (one answer's invention must not ground another's)."""
-    yield ctx.trace.task
-    for step in ctx.trace.steps:
-        yield from texts_in(step.input)
-        yield from texts_in(step.arguments)
-        if step.error is not None:
-            yield step.error.message
-        if step.type is not StepType.SYNTH:
-            yield from texts_in(step.output)
