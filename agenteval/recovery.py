@@ -93,16 +93,24 @@ def acknowledges_failure(text: str) -> bool:
     return bool(ACKNOWLEDGE.search(text.replace("\u2019", "'")))
 
 
+def returned_nothing(step: Step) -> bool:
+    """Whether a step's recorded output is empty (an output the trace did not record is unknown,
+    not empty)."""
+    return "output" not in step.unrecorded and is_empty(step.output)
+
+
 def execution_failed(step: Step) -> bool:
     """Whether an EXEC step failed in the trace: it raised, timed out or returned nothing."""
-    return step.type is StepType.EXEC and (step.failed_in_trace or is_empty(step.output))
+    return step.type is StepType.EXEC and (step.failed_in_trace or returned_nothing(step))
 
 
 def succeeded(step: Step, *, with_content: bool = False) -> bool:
-    """Whether an EXEC step ran without error (and, with ``with_content``, returned something)."""
+    """Whether an EXEC step ran without error (and, with ``with_content``, did not come back empty).
+    A call whose result the trace did not record counts when the trace shows it completing: missing
+    content must not fail a trace."""
     if step.type is not StepType.EXEC or step.failed_in_trace:
         return False
-    return not with_content or not is_empty(step.output)
+    return not with_content or not returned_nothing(step)
 
 
 def call_exec(dag: StepDAG, step_id: str) -> Step | None:

@@ -137,3 +137,13 @@ def test_acknowledges_failure(text, acknowledges):
                                           ("P3.3", False), ("P1.1", False), ("I1.1", False), (None, False)])
 def test_correctable(code, ok):
     assert correctable(code) is ok
+
+
+def test_an_output_the_trace_did_not_record_is_unknown_not_empty():
+    steps = call(1, "search", {"q": "kettle"}, output=[]) + call(2, "search", {"q": "kettle"}, ["e1"], output=None)
+    steps[-1][3]["unrecorded"] = ["output"]
+    dag = StepDAG.from_trace(trace(*steps))
+    # the retry completed as far as the trace shows: the empty lookup counts as made good
+    assert recovery(dag, "e1", code="E2.3").how == "retried"
+    # and an unrecorded result is no empty result to recover from
+    assert recovery(dag, "e2", code="E2.3") is None

@@ -150,6 +150,7 @@ def _judge_empty(ctx: StepContext, tool: str, checks: list[str]) -> Judgment:
     others = [
         s for s in ctx.trace.steps
         if s.type is StepType.EXEC and s.id != step.id and s.tool == step.tool and not s.failed_in_trace
+        and "output" not in s.unrecorded
     ]
     if not others:
         return _neutral(step, f"{tool} returned nothing ({shown}) in its only call; the trace cannot tell "
