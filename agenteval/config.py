@@ -106,6 +106,15 @@ _TABLE = "agenteval"
 _PATH_LISTS = ("secret_patterns", "include", "exclude")
 
 
+class ConfigProblems(ConfigError):
+    """Several configuration problems, reported together; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Join the problems into the message, one per line."""
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
 @dataclass
 class ResolvedSettings:
     """Settings and where each value came from."""
@@ -353,7 +362,7 @@ def resolve_settings(
             origin = resolved.origin(key)
             problems.append(f"{origin if origin != 'default' else 'config'}: {key}: {item['msg']}")
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigProblems(problems)
     assert settings is not None
     return ResolvedSettings(settings, origins, str(path) if path else None)
 

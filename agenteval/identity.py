@@ -77,7 +77,7 @@ def resolve_prefix(ids: Iterable[str], ref: str, what: str = "trace") -> str:
         shown = ", ".join(matches[:_SHOWN]) + (", ..." if len(matches) > _SHOWN else "")
         raise AgentEvalError(f"{what} id prefix '{ref}' is ambiguous ({len(matches)} match: {shown})")
     known = ", ".join(ids[:_SHOWN]) + (", ..." if len(ids) > _SHOWN else "")
-    raise AgentEvalError(f"no {what} id starts with '{ref}' ({what}s: {known or 'none'})")
+    raise AgentEvalError(f"no {what} '{ref}', and no {what} id starts with it ({what}s: {known or 'none'})")
 
 
 def _text(value: object) -> str | None:

@@ -215,7 +215,8 @@ def test_block_fails_the_job_and_the_comment_names_the_test_and_the_worst_failur
     (upload,) = done.uploads
     assert upload["name"] == "agenteval-report" and upload["path"] == done.outputs["artifact-dir"]
     listed = sorted(p.name for p in Path(upload["path"]).iterdir())
-    assert listed == ["junit.xml", "report.md", "run.jsonl", "stderr.log"]
+    assert listed == ["junit.xml", "report.html", "report.md", "run.jsonl", "stderr.log"]
+    assert "<html" in (Path(upload["path"]) / "report.html").read_text(encoding="utf-8")[:500].lower()
     assert json.loads(Path(done.outputs["run-file"]).read_text(encoding="utf-8").splitlines()[0])["run"]["id"] == done.outputs["run-id"]
 
 

@@ -127,7 +127,7 @@ def test_run_name_db_option_runs_and_show(runner, tmp_path):
     "args, message",
     [
         (("show", "nosuchrun"), "no run matches 'nosuchrun'"),
-        (("show", "--trace", "ghost"), "no trace id starts with 'ghost'"),
+        (("show", "--trace", "ghost"), "has no trace 'ghost'"),
         (("runs", "--db", "missing.duckdb"), "no such store"),
         (("eval", EXAMPLES, "--root-cause", "psychic"), "unknown algorithm 'psychic'"),
         (("eval", EXAMPLES, "--format", "martian"), "unknown format 'martian'"),

@@ -170,5 +170,9 @@ def test_config_command_prints_values_and_where_they_came_from(tmp_path, monkeyp
     data = json.loads(runner.invoke(app, ["config", "--json"]).stdout)
     assert data["settings"]["gate"]["alpha"] == 0.01 and data["sources"]["gate.alpha"] == str(tmp_path / "agenteval.toml")
     monkeypatch.setenv("AGENTEVAL_CONCURRENCY", "lots")
+    monkeypatch.setenv("AGENTEVAL_TIMOUT", "5")
     bad = runner.invoke(app, ["config"])
-    assert bad.exit_code == 2 and bad.stderr.startswith("Error: AGENTEVAL_CONCURRENCY: concurrency:")
+    assert bad.exit_code == 2
+    assert [line.split(":")[:2] for line in bad.stderr.splitlines()] == [
+        ["Error", " AGENTEVAL_TIMOUT"], ["Error", " AGENTEVAL_CONCURRENCY"],
+    ]

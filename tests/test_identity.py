@@ -35,7 +35,7 @@ def test_prefixes_resolve_to_one_id():
     assert resolve_prefix(ids, "b0c1") == "b0c1"
     with pytest.raises(AgentEvalError, match=r"trace id prefix '3fa9' is ambiguous \(2 match: 3fa9c2e1aa, 3fa9ffff00\)"):
         resolve_prefix(ids, "3fa9")
-    with pytest.raises(AgentEvalError, match="no step id starts with 'zz'"):
+    with pytest.raises(AgentEvalError, match="no step 'zz', and no step id starts with it"):
         resolve_prefix(ids, "zz", "step")
 
 

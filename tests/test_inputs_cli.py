@@ -132,7 +132,7 @@ def test_trace_ids_take_unique_prefixes(runner):
     as_json = json.loads(invoke(runner, "show", "--trace", "ticket", "--json").stdout)
     assert as_json["trace_id"] == "ticket-double-charge" and as_json["label"].startswith("customer: Open a high-priority")
     missing = invoke(runner, "show", "--trace", "zzz")
-    assert missing.exit_code == 2 and "no trace id starts with 'zzz'" in missing.stderr
+    assert missing.exit_code == 2 and "has no trace 'zzz', and no trace id starts with it" in missing.stderr
 
 
 def test_an_ambiguous_trace_prefix_lists_the_candidates(runner, tmp_path):

@@ -59,7 +59,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except AgentEvalError as exc:
-        for line in str(exc).splitlines():  # a config error lists every problem, one per line
+        for line in getattr(exc, "problems", None) or [str(exc)]:  # every config problem on its own line
             _print_error(line)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:

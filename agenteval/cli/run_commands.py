@@ -163,7 +163,7 @@ def _find_trace(run: Run, trace_id: str) -> TraceResult:
     try:
         found = resolve_prefix((r.trace_id for r in run.results), trace_id)
     except AgentEvalError as exc:
-        raise AgentEvalError(f"run {run.name}: {exc}") from None
+        raise AgentEvalError(f"run {run.name} has {exc}" if str(exc).startswith("no ") else f"run {run.name}: {exc}") from None
     return next(r for r in run.results if r.trace_id == found)
 
 

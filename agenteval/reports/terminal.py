@@ -109,7 +109,7 @@ def render_runs(runs: Sequence, console: Console) -> None:
     the name, the judge, and the trace counts."""
     table = Table(title="Runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", no_wrap=True)
-    table.add_column("name", overflow="fold", max_width=24)
+    table.add_column("name", overflow="fold")
     table.add_column("judge", overflow="ellipsis", no_wrap=True, max_width=18)
     table.add_column("traces", justify="right")
     table.add_column("failed", justify="right")
