@@ -1,17 +1,16 @@
 """Two runs -> what got worse, what got better, and whether the change is statistically real. Pure.
 
 Metrics are direction-aware: a failure rate going up is bad, a score going down is bad. A change is
-a regression only when it clears both tolerances (``|delta| > abs_tol`` and ``|delta| > rel_tol * |base|``).
-When the same trace ids appear in both runs the traces are paired: an exact McNemar test on per-trace
-pass/fail and a seeded bootstrap interval on per-trace mean score changes say whether a change is
-more than noise. Step types judged differently in the two runs (another judge, judge model, rubric
-version or threshold) are ``not_comparable``: an edited rubric is not an agent regression.
+beyond tolerance only when it clears both tolerances (``|delta| > abs_tol`` and
+``|delta| > rel_tol * |base|``). Traces are matched by case, not by trace id (``agenteval.pairing``):
+exporters mint new trace ids on every run. Each failure rate and mean score carries the tests that ran
+on it (``agenteval.significance``): paired tests on the paired cases, Fisher's exact test on the rest.
+Step types judged differently in the two runs (another judge, judge model, rubric version or
+threshold) are ``not_comparable``: an edited rubric is not an agent regression.
 """
 
 from __future__ import annotations
 
-import math
-import random
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,10 +18,29 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agenteval.changes import (
+    ChainStep,
+    TraceChange,
+    case_change,
+    case_status,
+    failing_codes,
+    not_comparable_types,
+    root_labels,
+    shown_trial,
+)
 from agenteval.models import JUDGED_TYPES, Run, TraceResult
+from agenteval.pairing import Matched, Pairing, match_runs
 from agenteval.policy import Tolerance
+from agenteval.significance import Significance, TestResult, rate_significance, score_significance
+from agenteval.stats import bootstrap_ci, mcnemar_exact, pass_hat_k
 
-COMPARISON_FORMAT_VERSION = "1"
+__all__ = [
+    "COMPARISON_FORMAT_VERSION", "ChainStep", "CodeChange", "Comparison", "MetricChange", "PairedComparison",
+    "Pairing", "PassK", "RunInfo", "Significance", "StepTypeChange", "TestResult", "TraceChange",
+    "bootstrap_ci", "compare_runs", "mcnemar_exact",
+]
+
+COMPARISON_FORMAT_VERSION = "2"
 
 #: Floating-point slack so a delta equal to a tolerance is not a regression because of rounding.
 _EPS = 1e-9
@@ -47,10 +65,11 @@ class MetricChange(_Model):
     higher_is_better: bool = Field(description="False for failure rates, True for scores.")
     status: ChangeStatus = Field(description="regression, improvement, within_tolerance, unchanged, not_comparable, no_data.")
     reason: str = Field("", description="Why the change is not comparable, when it is not.")
+    significance: Significance | None = Field(None, description="The tests that ran on the change, and their p-values.")
 
     @property
     def regressed(self) -> bool:
-        """A change in the bad direction beyond tolerance."""
+        """A change in the bad direction beyond tolerance (significant or not: see ``significance``)."""
         return self.status == "regression"
 
 
@@ -70,35 +89,33 @@ class CodeChange(_Model):
     base_count: int = Field(description="Failing steps with this code in the base run.")
     candidate_count: int = Field(description="Failing steps with this code in the candidate run.")
     step_types: list[str] = Field(description="Step types the code was seen on, in either run.")
-    new_in_traces: list[str] = Field(default_factory=list, description="Paired traces where the code newly fails.")
-    gone_in_traces: list[str] = Field(default_factory=list, description="Paired traces where the code no longer fails.")
-
-
-class TraceChange(_Model):
-    """One trace present in both runs whose outcome or root cause changed."""
-
-    trace_id: str = Field(description="The trace.")
-    base_status: str = Field(description="passed, failed or incomplete in the base run.")
-    candidate_status: str = Field(description="passed, failed or incomplete in the candidate run.")
-    base_root_causes: list[str] = Field(default_factory=list, description="'step code' of each base root cause.")
-    candidate_root_causes: list[str] = Field(default_factory=list, description="'step code' of each candidate root cause.")
-    failing_steps: list[str] = Field(default_factory=list, description="'step (verdict code)' failing in the candidate.")
+    new_in_traces: list[str] = Field(default_factory=list, description="Candidate trace ids of paired cases where the code newly fails.")
+    gone_in_traces: list[str] = Field(default_factory=list, description="Candidate trace ids of paired cases where the code no longer fails.")
 
 
 class PairedComparison(_Model):
-    """Statistics over traces present in both runs."""
+    """Outcomes of the cases found in both runs (a case passes when every trial of it passed)."""
 
-    pairs: int = Field(description="Trace ids in both runs.")
+    pairs: int = Field(description="Cases in both runs.")
     both_passed: int = Field(description="Passed in both.")
     both_failed: int = Field(description="Failed in both.")
-    new_failures: int = Field(description="Passed in base, not in candidate (McNemar b).")
-    fixed: int = Field(description="Failed in base, passed in candidate (McNemar c).")
-    mcnemar_p: float = Field(description="Two-sided exact McNemar p-value on the discordant pairs.")
-    score_pairs: int = Field(0, description="Pairs with an assessed score in both runs.")
-    score_delta: float | None = Field(None, description="Mean per-trace change of the mean step score.")
-    score_ci: tuple[float, float] | None = Field(None, description="95% bootstrap interval of score_delta.")
-    base_only: list[str] = Field(default_factory=list, description="Trace ids only in the base run.")
-    candidate_only: list[str] = Field(default_factory=list, description="Trace ids only in the candidate run.")
+    new_failures: int = Field(description="Passed in base, not in candidate.")
+    fixed: int = Field(description="Failed in base, passed in candidate.")
+    test: str = Field("exact McNemar", description="The paired test on the trace failure rate.")
+    mcnemar_p: float = Field(description="Its two-sided p-value (exact McNemar with one trial per case).")
+    score_pairs: int = Field(0, description="Cases with an assessed score in both runs.")
+    score_delta: float | None = Field(None, description="Mean per-case change of the mean step score.")
+    score_ci: tuple[float, float] | None = Field(None, description="Bootstrap interval of score_delta (level: the gate's 1 - alpha).")
+
+
+class PassK(_Model):
+    """Repeated trials: tau-bench's pass^k (all k trials of a case pass) in each run."""
+
+    k: int = Field(description="Trials per case the estimate is for.")
+    base: float | None = Field(None, description="pass^k of the base run (cases with at least k trials).")
+    candidate: float | None = Field(None, description="pass^k of the candidate run.")
+    base_pass_1: float | None = Field(None, description="Mean share of passing trials per case (pass^1) in the base run.")
+    candidate_pass_1: float | None = Field(None, description="pass^1 of the candidate run.")
 
 
 class RunInfo(_Model):
@@ -122,41 +139,19 @@ class Comparison(_Model):
     overall: MetricChange = Field(description="Trace failure rate (traces not passed / traces).")
     step_types: list[StepTypeChange] = Field(description="Per judged step type.")
     codes: list[CodeChange] = Field(description="Per failure code seen in either run.")
-    paired: PairedComparison | None = Field(None, description="Paired statistics when trace ids overlap.")
-    new_failures: list[TraceChange] = Field(default_factory=list, description="Passed in base, not in candidate.")
-    fixed_failures: list[TraceChange] = Field(default_factory=list, description="Failed in base, passed in candidate.")
-    root_cause_changes: list[TraceChange] = Field(default_factory=list, description="Failed in both, different root causes.")
+    pairing: Pairing = Field(description="How traces were matched by case: paired, unmatched on each side, ambiguous.")
+    paired: PairedComparison | None = Field(None, description="Outcomes of the paired cases, when any.")
+    pass_k: PassK | None = Field(None, description="pass^k of each run when cases ran several times.")
+    new_failures: list[TraceChange] = Field(default_factory=list, description="Paired cases: passed in base, not in candidate.")
+    fixed_failures: list[TraceChange] = Field(default_factory=list, description="Paired cases: failed in base, passed in candidate.")
+    root_cause_changes: list[TraceChange] = Field(default_factory=list, description="Paired cases failing in both, with other root causes.")
+    unpaired_failures: list[TraceChange] = Field(default_factory=list, description="Failing candidate cases that have no base case to pair with.")
     not_comparable: dict[str, str] = Field(default_factory=dict, description="Step type -> why it was judged differently.")
 
     @property
     def comparable(self) -> bool:
         """Whether every step type was judged the same way in both runs."""
         return not self.not_comparable
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial(b + c, 1/2) test on the discordant pairs."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)
-
-
-def bootstrap_ci(
-    values: list[float], *, resamples: int = 2000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of the mean of ``values`` (seeded, so reports are reproducible)."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return (values[0], values[0])
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    low = means[int(math.floor((1 - level) / 2 * resamples))]
-    high = means[min(resamples - 1, int(math.ceil((1 + level) / 2 * resamples)) - 1)]
-    return (low, high)
 
 
 def _change(
@@ -200,68 +195,12 @@ def _assessed(result: TraceResult) -> Iterable:
     return (v for v in result.verdicts if v.verdict in ("pass", "direct", "cascade"))
 
 
-def _trace_score(result: TraceResult) -> float | None:
-    scores = [v.score for v in _assessed(result) if v.score is not None]
-    return sum(scores) / len(scores) if scores else None
-
-
-def _failing_codes(result: TraceResult) -> set[str]:
-    return {v.failure_code or "uncoded" for v in result.verdicts if v.failed}
-
-
-def _root_labels(result: TraceResult) -> list[str]:
-    return [f"{rc.step_id} {rc.failure_code or 'uncoded'}" for rc in result.root_causes]
-
-
-def _trace_change(base: TraceResult, cand: TraceResult) -> TraceChange:
-    return TraceChange(
-        trace_id=cand.trace_id, base_status=base.status, candidate_status=cand.status,
-        base_root_causes=_root_labels(base), candidate_root_causes=_root_labels(cand),
-        failing_steps=[f"{v.step_id} ({v.verdict} {v.failure_code or 'uncoded'})" for v in cand.verdicts if v.failed],
-    )
-
-
-def _judging(run: Run) -> dict[str, tuple[dict[str, set[tuple[str | None, str | None]]], set[float]]]:
-    """Per step type: judge -> {(rubric version, model)} and the thresholds used."""
-    seen: dict[str, tuple[dict[str, set[tuple[str | None, str | None]]], set[float]]] = {}
-    for result in run.results:
-        for v in result.verdicts:
-            if not v.type.judged:
-                continue
-            judges, thresholds = seen.setdefault(v.type.value, ({}, set()))
-            if v.threshold is not None:
-                thresholds.add(v.threshold)
-            j = v.judgment
-            if j is not None and j.error is None:
-                judges.setdefault(j.judge, set()).add((j.rubric_version, j.model))
-    return seen
-
-
-def _describe(values: set) -> str:
-    return ", ".join(sorted(str(v) for v in values)) or "-"
-
-
-def _not_comparable(base: Run, cand: Run) -> dict[str, str]:
-    """Step types judged differently in the two runs, with the reason."""
-    base_seen, cand_seen = _judging(base), _judging(cand)
-    reasons: dict[str, str] = {}
-    for step_type in (t.value for t in JUDGED_TYPES):
-        if step_type not in base_seen or step_type not in cand_seen:
-            continue
-        (base_judges, base_thresholds), (cand_judges, cand_thresholds) = base_seen[step_type], cand_seen[step_type]
-        problems = []
-        if base.judge != cand.judge:
-            problems.append(f"judge {base.judge} in base, {cand.judge} in candidate")
-        for judge in sorted(set(base_judges) & set(cand_judges)):
-            for index, what in ((0, "rubric version"), (1, "judge model")):
-                before, after = {p[index] for p in base_judges[judge]}, {p[index] for p in cand_judges[judge]}
-                if before != after:
-                    problems.append(f"{judge} {what} {_describe(before)} in base, {_describe(after)} in candidate")
-        if base_thresholds and cand_thresholds and base_thresholds != cand_thresholds:
-            problems.append(f"threshold {_describe(base_thresholds)} in base, {_describe(cand_thresholds)} in candidate")
-        if problems:
-            reasons[step_type] = "; ".join(problems)
-    return reasons
+def _score_of(step_type: str | None):
+    """A trace's mean assessed step score (of one step type, or of all); None when it has none."""
+    def measure(result: TraceResult) -> float | None:
+        scores = [v.score for v in _assessed(result) if v.score is not None and (step_type is None or v.type.value == step_type)]
+        return sum(scores) / len(scores) if scores else None
+    return measure
 
 
 def _info(run: Run) -> RunInfo:
@@ -271,7 +210,9 @@ def _info(run: Run) -> RunInfo:
     )
 
 
-def _step_type_changes(base: Run, cand: Run, tolerance: Tolerance, not_comparable: dict[str, str]) -> list[StepTypeChange]:
+def _step_type_changes(
+    base: Run, cand: Run, matched: Matched, tolerance: Tolerance, not_comparable: dict[str, str], level: float, seed: int
+) -> list[StepTypeChange]:
     def tallies(run: Run) -> dict[str, tuple[list[bool], list[float]]]:
         out: dict[str, tuple[list[bool], list[float]]] = {}
         for result in run.results:
@@ -289,22 +230,26 @@ def _step_type_changes(base: Run, cand: Run, tolerance: Tolerance, not_comparabl
             continue
         (bf, bs), (cf, cs) = b.get(step_type, ([], [])), c.get(step_type, ([], []))
         why = not_comparable.get(step_type, "")
-        changes.append(StepTypeChange(
-            step_type=step_type,
-            failure_rate=_change("failure_rate", step_type, _rate(sum(bf), len(bf)), _rate(sum(cf), len(cf)), tolerance, why),
-            mean_score=_change("mean_score", step_type, _mean(bs), _mean(cs), tolerance, why),
-        ))
+        rate = _change("failure_rate", step_type, _rate(sum(bf), len(bf)), _rate(sum(cf), len(cf)), tolerance, why)
+        score = _change("mean_score", step_type, _mean(bs), _mean(cs), tolerance, why)
+        if rate.status in ("regression", "improvement"):
+            # Steps of one trace are not independent evidence: the test counts traces with a failing step of the type.
+            rate.significance = rate_significance(
+                matched, lambda r, t=step_type: any(v.failed and v.type.value == t for v in r.verdicts), level=level
+            )
+        if score.status in ("regression", "improvement"):
+            score.significance = score_significance(matched, _score_of(step_type), level=level, seed=seed)
+        changes.append(StepTypeChange(step_type=step_type, failure_rate=rate, mean_score=score))
     return changes
 
 
 def _code_changes(
-    base: Run, cand: Run, paired: list[tuple[TraceResult, TraceResult]], tolerance: Tolerance,
-    not_comparable: dict[str, str],
+    base: Run, cand: Run, matched: Matched, tolerance: Tolerance, not_comparable: dict[str, str], level: float
 ) -> list[CodeChange]:
     def tallies(run: Run) -> tuple[Counter[str], Counter[str], dict[str, set[str]]]:
         traces, steps, types = Counter[str](), Counter[str](), {}
         for result in run.results:
-            traces.update(_failing_codes(result))
+            traces.update(failing_codes(result))
             for v in (v for v in result.verdicts if v.failed):
                 steps[v.failure_code or "uncoded"] += 1
                 types.setdefault(v.failure_code or "uncoded", set()).add(v.type.value)
@@ -313,33 +258,55 @@ def _code_changes(
     (bt, bsteps, btypes), (ct, csteps, ctypes) = tallies(base), tallies(cand)
     new_in: dict[str, list[str]] = {}
     gone_in: dict[str, list[str]] = {}
-    for b, c in paired:
-        before, after = _failing_codes(b), _failing_codes(c)
+    for case in matched.paired:
+        before = set().union(*map(failing_codes, case.base))
+        after = set().union(*map(failing_codes, case.candidate))
+        shown = shown_trial(case.candidate).trace_id
         for code in sorted(after - before):
-            new_in.setdefault(code, []).append(c.trace_id)
+            new_in.setdefault(code, []).append(shown)
         for code in sorted(before - after):
-            gone_in.setdefault(code, []).append(c.trace_id)
+            gone_in.setdefault(code, []).append(shown)
     changes = []
     for code in sorted(set(bt) | set(ct)):
         types = sorted(btypes.get(code, set()) | ctypes.get(code, set()))
         why = "; ".join(f"{t}: {not_comparable[t]}" for t in types if t in not_comparable)
+        rate = _change(
+            "failure_rate", code, _rate(bt.get(code, 0), len(base.results)),
+            _rate(ct.get(code, 0), len(cand.results)), tolerance, why,
+        )
+        if rate.status in ("regression", "improvement"):
+            rate.significance = rate_significance(matched, lambda r, c=code: c in failing_codes(r), level=level)
         changes.append(CodeChange(
-            code=code,
-            failure_rate=_change(
-                "failure_rate", code, _rate(bt.get(code, 0), len(base.results)),
-                _rate(ct.get(code, 0), len(cand.results)), tolerance, why,
-            ),
-            base_count=bsteps.get(code, 0),
-            candidate_count=csteps.get(code, 0),
-            step_types=types,
-            new_in_traces=new_in.get(code, []),
-            gone_in_traces=gone_in.get(code, []),
+            code=code, failure_rate=rate, base_count=bsteps.get(code, 0), candidate_count=csteps.get(code, 0),
+            step_types=types, new_in_traces=new_in.get(code, []), gone_in_traces=gone_in.get(code, []),
         ))
     return changes
 
 
+def _pass_k(matched: Matched) -> PassK | None:
+    if matched.pairing.trials <= 1:
+        return None
+    def tally(cases: list[list[TraceResult]]) -> list[tuple[int, int]]:
+        return [(sum(r.passed for r in rs), len(rs)) for rs in cases if rs]
+    base = tally([c.base for c in matched.paired + matched.base_unpaired])
+    cand = tally([c.candidate for c in matched.paired + matched.candidate_unpaired])
+    k = min(n for _, n in base + cand)
+    k = max(k, 2) if any(n >= 2 for _, n in base + cand) else k
+    return PassK(
+        k=k, base=pass_hat_k(base, k), candidate=pass_hat_k(cand, k),
+        base_pass_1=pass_hat_k(base, 1), candidate_pass_1=pass_hat_k(cand, 1),
+    )
+
+
 def compare_runs(
-    base: Run, cand: Run, *, tolerance: Tolerance | None = None, resamples: int = 2000, seed: int = 0
+    base: Run,
+    cand: Run,
+    *,
+    tolerance: Tolerance | None = None,
+    pair_by: str = "auto",
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> Comparison:
     """Compare a candidate run with a base run.
 
@@ -347,55 +314,65 @@ def compare_runs(
         base: the baseline run (what is deployed, or the main branch).
         cand: the candidate run (the change under review).
         tolerance: how big a change must be to count (default: ``Tolerance()``).
-        resamples: bootstrap resamples for the score-change interval.
+        pair_by: how traces are matched across the runs (see ``agenteval.cases``).
+        alpha: significance level; confidence intervals are at ``1 - alpha``.
+        resamples: bootstrap resamples for score intervals.
         seed: bootstrap seed; the same runs always give the same interval.
 
     Returns:
-        Per step type and failure code changes, the overall trace failure rate, paired statistics
-        when trace ids overlap, and the traces that newly failed, were fixed or changed root cause.
+        Per step type and failure code changes with their tests, the overall trace failure rate, how
+        the traces were paired, and the cases that newly failed, were fixed or changed root cause.
     """
     tolerance = tolerance or Tolerance()
-    not_comparable = _not_comparable(base, cand)
+    level = 1 - alpha
+    matched = match_runs(base.results, cand.results, pair_by)
+    not_comparable = not_comparable_types(base, cand)
     overall_why = ("judged differently: " + ", ".join(not_comparable)) if not_comparable else ""
     not_passed = lambda run: sum(not r.passed for r in run.results)  # noqa: E731
     overall = _change(
         "failure_rate", "overall", _rate(not_passed(base), len(base.results)),
         _rate(not_passed(cand), len(cand.results)), tolerance, overall_why,
     )
-    base_by_id = {r.trace_id: r for r in base.results}
-    cand_by_id = {r.trace_id: r for r in cand.results}
-    shared = [tid for tid in cand_by_id if tid in base_by_id]
-    pairs = [(base_by_id[tid], cand_by_id[tid]) for tid in shared]
-
+    overall.significance = rate_significance(matched, lambda r: not r.passed, level=level)
     comparison = Comparison(
         base=_info(base), candidate=_info(cand), tolerance=tolerance, overall=overall,
-        step_types=_step_type_changes(base, cand, tolerance, not_comparable),
-        codes=_code_changes(base, cand, pairs, tolerance, not_comparable),
-        not_comparable=not_comparable,
+        step_types=_step_type_changes(base, cand, matched, tolerance, not_comparable, level, seed),
+        codes=_code_changes(base, cand, matched, tolerance, not_comparable, level),
+        pairing=matched.pairing, pass_k=_pass_k(matched), not_comparable=not_comparable,
     )
-    if not pairs:
-        return comparison
-    for b, c in pairs:
-        if b.passed and not c.passed:
-            comparison.new_failures.append(_trace_change(b, c))
-        elif not b.passed and c.passed:
-            comparison.fixed_failures.append(_trace_change(b, c))
-        elif b.status == c.status == "failed" and sorted(_root_labels(b)) != sorted(_root_labels(c)):
-            comparison.root_cause_changes.append(_trace_change(b, c))
-    deltas = [
-        cs - bs for bs, cs in ((_trace_score(b), _trace_score(c)) for b, c in pairs) if bs is not None and cs is not None
+    comparison.unpaired_failures = [
+        case_change(c) for c in matched.candidate_unpaired if case_status(c.candidate) != "passed"
     ]
+    if not matched.paired:
+        return comparison
+    both_passed = both_failed = 0
+    for case in matched.paired:
+        before, after = case_status(case.base), case_status(case.candidate)
+        if before == "passed" and after != "passed":
+            comparison.new_failures.append(case_change(case))
+        elif before != "passed" and after == "passed":
+            comparison.fixed_failures.append(case_change(case))
+        elif before == after == "passed":
+            both_passed += 1
+        else:
+            both_failed += 1
+            b, c = shown_trial(case.base), shown_trial(case.candidate)
+            if before == after == "failed" and sorted(root_labels(b)) != sorted(root_labels(c)):
+                comparison.root_cause_changes.append(case_change(case))
+    measure = _score_of(None)
+    deltas = []
+    for case in matched.paired:
+        b = [v for v in map(measure, case.base) if v is not None]
+        c = [v for v in map(measure, case.candidate) if v is not None]
+        if b and c:
+            deltas.append(sum(c) / len(c) - sum(b) / len(b))
+    paired_test = next((t for t in overall.significance.tests if t.scope == "paired"), None)
     comparison.paired = PairedComparison(
-        pairs=len(pairs),
-        both_passed=sum(b.passed and c.passed for b, c in pairs),
-        both_failed=sum(not b.passed and not c.passed for b, c in pairs),
-        new_failures=len(comparison.new_failures),
-        fixed=len(comparison.fixed_failures),
-        mcnemar_p=mcnemar_exact(len(comparison.new_failures), len(comparison.fixed_failures)),
-        score_pairs=len(deltas),
-        score_delta=sum(deltas) / len(deltas) if deltas else None,
-        score_ci=bootstrap_ci(deltas, resamples=resamples, seed=seed),
-        base_only=[tid for tid in base_by_id if tid not in cand_by_id],
-        candidate_only=[tid for tid in cand_by_id if tid not in base_by_id],
+        pairs=len(matched.paired), both_passed=both_passed, both_failed=both_failed,
+        new_failures=len(comparison.new_failures), fixed=len(comparison.fixed_failures),
+        test=paired_test.test if paired_test else "exact McNemar",
+        mcnemar_p=paired_test.p_value if paired_test else 1.0,
+        score_pairs=len(deltas), score_delta=sum(deltas) / len(deltas) if deltas else None,
+        score_ci=bootstrap_ci(deltas, resamples=resamples, level=level, seed=seed),
     )
     return comparison

@@ -17,12 +17,14 @@ from typing import Protocol
 
 from agenteval.config import Settings
 from agenteval.dag import StepDAG
-from agenteval.errors import AgentEvalError, ConfigError
+from agenteval.errors import AgentEvalError, ConfigError, TraceError
 from agenteval.formats import get_reader, read_paths
 from agenteval.judges.base import Judge, StepContext
 from agenteval.models import InputError, Judgment, Run, Step, Trace, TraceResult
 from agenteval.propagation import ROOT_CAUSE_ALGORITHMS, classify, root_causes, trace_status
 from agenteval.secrets import mask_trace
+from agenteval.identity import name_taken
+from agenteval.selection import screen_inputs, select_paths
 
 #: Traces judged at once; step-level concurrency is bounded by the judge's own limit.
 TRACES_IN_FLIGHT = 32
@@ -35,6 +37,7 @@ class Progress:
     on_start: Callable[[int], None] = lambda total: None
     on_trace: Callable[[TraceResult], None] = lambda result: None
     on_error: Callable[[InputError], None] = lambda error: None
+    on_warning: Callable[[str], None] = lambda message: None
 
 
 class ResultSink(Protocol):
@@ -159,8 +162,6 @@ async def evaluate_async(
         config=settings.model_dump(mode="json"),
         git_commit=git_commit(),
     )
-    if sink:
-        sink.start_run(run)
 
     def record_error(item: InputError) -> None:
         run.input_errors.append(item)
@@ -168,10 +169,19 @@ async def evaluate_async(
             sink.add_input_error(run_id, item)
         progress.on_error(item)
 
-    parsed, unreadable = read_paths(paths, settings.format, settings.mapping)
+    parsed, unreadable = read_paths(select_paths(list(paths), settings.include, settings.exclude), settings.format, settings.mapping)
+    screened = screen_inputs(parsed, unreadable, strict=settings.strict)
+    for warning in screened.warnings:
+        progress.on_warning(warning)
+    if not screened.jobs:  # nothing to judge is an error, not an empty run in the store
+        for item in screened.errors:
+            progress.on_error(item)
+        raise TraceError(screened.nothing_to_evaluate())
+    jobs, unreadable = screened.jobs, screened.errors
+    if sink:
+        sink.start_run(run)
     for item in unreadable:
         record_error(item)
-    jobs = [(p, t) for p in parsed for t in p.traces]
     progress.on_start(len(jobs))
 
     slots = asyncio.Semaphore(TRACES_IN_FLIGHT)
@@ -215,6 +225,8 @@ def run_evaluation(
 
     async def main() -> Run:
         with open_store(settings.db) as store:
+            if name and store.runs_named(name):
+                (progress or Progress()).on_warning(name_taken(name, store.runs_named(name)))
             judge = build_judge(settings, cache=store if settings.cache else None)
             try:
                 return await evaluate_async(paths, settings, judge=judge, sink=store, name=name, progress=progress)

@@ -2,8 +2,11 @@
 
 Dual thresholds as in the AgentEval paper's CI integration: each rule can warn (the job goes on and
 says so) or block (the deploy stops). A change inside the comparison's tolerance never triggers a
-rule; step types judged differently in the two runs are reported as not comparable instead of
-as regressions.
+rule, and a change that the comparison's tests cannot tell from noise (p >= alpha) never blocks: it
+warns and names the test and its p-value. Step types judged differently in the two runs are reported
+as not comparable instead of as regressions. The one deliberate exception is a critical failure code
+that the baseline never had: it blocks however few traces show it (set ``critical_failure = "warn"``
+to soften it).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agenteval.compare import Comparison, MetricChange, mcnemar_exact
+from agenteval.compare import Comparison, MetricChange
+from agenteval.significance import Significance
 from agenteval.policy import GatePolicy, Level
 
 if TYPE_CHECKING:
@@ -42,6 +46,7 @@ class GateResult(BaseModel):
     reasons: list[GateReason] = Field(default_factory=list, description="Rules that fired, blocking ones first.")
     failure_rate: float | None = Field(None, description="The candidate's trace failure rate.")
     alpha: float = Field(description="Significance level used.")
+    notes: list[str] = Field(default_factory=list, description="What the verdict rests on, e.g. no baseline yet.")
 
 
 def critical_codes(policy: GatePolicy, taxonomy: Taxonomy | None = None) -> frozenset[str]:
@@ -67,6 +72,28 @@ def _rate_line(what: str, change: MetricChange, unit: str) -> str:
         f"{what} {change.base:.1%} -> {change.candidate:.1%} ({_points(change.delta)}, "
         f"{change.candidate_n} {unit})"
     )
+
+
+def describe_tests(significance: Significance | None) -> str:
+    """The tests behind a change in a few words: 'exact McNemar on 60 paired cases, p = 0.0078'."""
+    if significance is None or not significance.tests:
+        return "no test could run"
+    parts = []
+    for t in significance.tests:
+        where = f"{t.base_n} paired {t.unit}s" if t.scope == "paired" else f"{t.base_n} + {t.candidate_n} unpaired {t.unit}s"
+        parts.append(f"{t.test} on {where}, p = {t.p_value:.3g}")
+    text = "; ".join(parts)
+    if significance.correction:
+        text += f" ({significance.correction}: p = {1.0 if significance.p_worse is None else significance.p_worse:.3g})"
+    return text
+
+
+def _evidence(level: Level, change: MetricChange, alpha: float) -> tuple[Level, str]:
+    """The level a rule reaches once significance is asked for, and the words that say why."""
+    tests = describe_tests(change.significance)
+    if change.significance is not None and change.significance.significant(alpha):
+        return level, f"significant: {tests}"
+    return ("warn" if level == "block" else level), f"not significant at {alpha}: {tests}"
 
 
 def apply_gate(
@@ -99,25 +126,26 @@ def apply_gate(
     for step_type, why in comparison.not_comparable.items():
         fire(policy.not_comparable, "not_comparable", f"{step_type} not comparable: {why}")
 
+    alpha = policy.alpha
     overall = comparison.overall
     if overall.regressed:
-        fire(policy.failure_rate.level(overall.delta), "failure_rate", _rate_line("trace failure rate", overall, "traces"))
+        level, why = _evidence(policy.failure_rate.level(overall.delta), overall, alpha)
+        fire(level, "failure_rate", f"{_rate_line('trace failure rate', overall, 'traces')}; {why}")
     for change in comparison.step_types:
         rate, score = change.failure_rate, change.mean_score
         if rate.regressed:
-            fire(policy.step_failure_rate.level(rate.delta), "step_failure_rate", _rate_line(f"{change.step_type} failure rate", rate, "steps"))
+            level, why = _evidence(policy.step_failure_rate.level(rate.delta), rate, alpha)
+            fire(level, "step_failure_rate", f"{_rate_line(f'{change.step_type} failure rate', rate, 'steps')}; {why}")
         if score.regressed:
-            fire(
-                policy.score_drop.level(-score.delta), "score_drop",
-                f"{change.step_type} mean score {score.base:.2f} -> {score.candidate:.2f} ({score.delta:+.2f})",
-            )
+            level, why = _evidence(policy.score_drop.level(-score.delta), score, alpha)
+            fire(level, "score_drop", f"{change.step_type} mean score {score.base:.2f} -> {score.candidate:.2f} ({score.delta:+.2f}); {why}")
 
-    paired = comparison.paired
-    if paired and comparison.comparable and paired.new_failures > paired.fixed and paired.mcnemar_p < policy.alpha:
+    significance = overall.significance
+    if overall.regressed and comparison.comparable and significance is not None and significance.significant(alpha):
         fire(
             policy.significant_regression, "significant_regression",
-            f"{paired.new_failures} traces newly fail and {paired.fixed} were fixed out of {paired.pairs} "
-            f"(McNemar p = {paired.mcnemar_p:.3g} < {policy.alpha})",
+            f"trace failure rate {overall.base:.1%} -> {overall.candidate:.1%} is more than noise at {alpha}: "
+            f"{describe_tests(significance)}",
         )
 
     codes = frozenset(critical) if critical is not None else critical_codes(policy, taxonomy)
@@ -132,14 +160,8 @@ def apply_gate(
             )
         elif change.failure_rate.regressed:
             line = _rate_line(f"critical failure {change.code} more frequent: share of traces", change.failure_rate, "traces")
-            if paired is None:
-                fire(policy.critical_failure, "critical_failure", line)
-                continue
-            # With paired traces a couple of flips is noise: ask for the same evidence as for failures.
-            new, gone = len(change.new_in_traces), len(change.gone_in_traces)
-            p = mcnemar_exact(new, gone)
-            if new > gone and p < policy.alpha:
-                fire(policy.critical_failure, "critical_failure", f"{line}; newly in {new} traces, gone from {gone} (McNemar p = {p:.3g})")
+            level, why = _evidence(policy.critical_failure, change.failure_rate, alpha)
+            fire(level, "critical_failure", f"{line}; {why}")
 
     reasons.sort(key=lambda r: -_RANK[r.level])
     verdict: Verdict = max((r.level for r in reasons), key=_RANK.__getitem__, default="pass")

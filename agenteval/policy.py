@@ -8,10 +8,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Level = Literal["pass", "warn", "block"]
 _EPS = 1e-9
+#: ``--pair-by`` rules (see ``agenteval.cases``); ``metadata:FIELD`` and ``attr:NAME`` take a name.
+PAIR_BY_RULES = ("auto", "trace-id", "task")
+PAIR_BY_PREFIXES = ("metadata:", "attr:")
+
+
+def check_pair_by(rule: str) -> str:
+    """``rule`` stripped, when it is a pairing rule.
+
+    Raises:
+        ValueError: any other text (pydantic reports it against the setting).
+    """
+    rule = rule.strip()
+    if rule in PAIR_BY_RULES:
+        return rule
+    for prefix in PAIR_BY_PREFIXES:
+        name = rule[len(prefix):].strip()
+        if rule.startswith(prefix) and name:
+            return prefix + name
+    raise ValueError(f"unknown pairing rule '{rule}' (choose from: auto, trace-id, task, metadata:FIELD, attr:NAME)")
 
 
 class _Model(BaseModel):
@@ -62,7 +81,8 @@ class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tolerance: Tolerance = Field(default_factory=Tolerance, description="Changes inside it never count.")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the McNemar test.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level: a change that may be noise (p >= alpha) never blocks.")
+    pair_by: str = Field("auto", description="How traces of two runs are matched by case: auto, trace-id, task, metadata:FIELD, attr:NAME.")
     failure_rate: Thresholds = Field(
         default_factory=lambda: Thresholds(warn=0.0, block=0.10),
         description="Increase of the overall trace failure rate (0.10 = 10 points).",
@@ -76,7 +96,7 @@ class GatePolicy(BaseModel):
         description="Drop of the mean 1-5 score of any step type.",
     )
     significant_regression: Level = Field(
-        "block", description="When paired traces fail significantly more often (McNemar p < alpha)."
+        "block", description="When the trace failure rate rose beyond tolerance and significantly (p < alpha)."
     )
     critical_failure: Level = Field(
         "block",
@@ -88,3 +108,8 @@ class GatePolicy(BaseModel):
     )
     not_comparable: Level = Field("warn", description="When a step type was judged differently in the two runs.")
     unreadable_traces: Level = Field("block", description="When candidate traces could not be read.")
+
+    @field_validator("pair_by")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        return check_pair_by(value)

@@ -244,6 +244,13 @@ class Store:
                 raise StoreError(f"run id prefix '{ref}' is ambiguous: {shown}", source=self._source)
         raise StoreError(f"no run matches '{ref}'", source=self._source)
 
+    def runs_named(self, name: str) -> list[tuple[str, datetime]]:
+        """(id, created_at) of every run called ``name``, newest first (a name may be used twice)."""
+        rows = self._con.execute(
+            "SELECT id, created_at FROM runs WHERE name = ? ORDER BY created_at DESC, seq DESC", [name]
+        ).fetchall()
+        return [(row[0], _from_utc_naive(row[1])) for row in rows]
+
     def load_run(self, ref: str | None) -> Run:
         """The full run ``ref`` names (see ``resolve_run``), results and input errors in insertion order."""
         run_id = self.resolve_run(ref)

@@ -11,11 +11,17 @@ is known because the faults were injected:
   probability (a tool error or timeout, arguments that break the tool's schema, a tool that does
   not exist, an ungrounded number or an empty answer), so two runs of the same version differ by
   chance just as a real agent's reruns do.
+* Each run is recorded as exporters record it: every trace gets a fresh trace id, and the case it ran
+  is in ``metadata.case_id``, so the gate pairs the runs by case.
 * Each trial draws a baseline run at the base rate and a candidate run: a clean rerun at the base
   rate, or a regressed version at a higher rate. The gate (default policy, rules judge) compares the
   two; "detected" means it blocked (and, separately, that it warned or blocked).
 
-Usage: python bench/regression_detection.py [--candidates 40] [--traces 60] [--base-rate 0.10] [--seed 7] [-v]
+Usage: python bench/regression_detection.py [--candidates 40] [--traces 60] [--base-rate 0.10] [--seed 7]
+       [--pair-by auto|trace-id|...] [-v]
+
+``--pair-by trace-id`` shows what the gate can do when nothing pairs the runs (fresh ids, no case key):
+Fisher's exact test on independent samples.
 """
 
 from __future__ import annotations
@@ -114,10 +120,12 @@ FAULTS = (_tool_error, _timeout, _schema, _missing_tool, _ungrounded, _empty)
 
 
 def draw(traces: list[dict], rate: float, rng: random.Random) -> tuple[list[Trace], int]:
-    """One run of an agent version: each trace gets a random fault with probability ``rate``."""
+    """One run of an agent version: each trace gets a random fault with probability ``rate``, and a fresh id."""
     out, faulted = [], 0
     for trace in traces:
         t = copy.deepcopy(trace)
+        t["metadata"] = {**t.get("metadata", {}), "case_id": t["id"]}
+        t["id"] = f"{rng.getrandbits(128):032x}"
         if rng.random() < rate:
             rng.choice(FAULTS)(t)
             faulted += 1
@@ -137,6 +145,7 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=60, help="traces per run")
     parser.add_argument("--base-rate", type=float, default=0.10, help="fault rate of the baseline version")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pair-by", default="auto", help="how the gate pairs the runs (trace-id: nothing pairs)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per candidate")
     args = parser.parse_args()
 
@@ -154,7 +163,8 @@ def main() -> None:
         effect = EFFECTS[(k // 2) % len(EFFECTS)] if regressed else 0.0
         cand_traces, faulted = draw(traces, args.base_rate + effect, rng)
         cand = asyncio.run(_evaluate(f"cand-{k:02d}", cand_traces, settings))
-        result = apply_gate(compare_runs(baseline, cand, tolerance=settings.gate.tolerance), settings.gate, taxonomy=taxonomy)
+        comparison = compare_runs(baseline, cand, tolerance=settings.gate.tolerance, pair_by=args.pair_by, alpha=settings.gate.alpha)
+        result = apply_gate(comparison, settings.gate, taxonomy=taxonomy)
         rows.append((regressed, effect, faulted, result.verdict, sorted({r.rule for r in result.reasons if r.level == result.verdict})))
         if args.verbose:
             print(f"cand-{k:02d} {'regressed +' + format(effect, '.2f') if regressed else 'clean rerun':<16} "
@@ -171,7 +181,8 @@ def main() -> None:
 
     n_reg = sum(r for r, *_ in rows)
     print(f"regression detection: {len(rows)} candidates ({n_reg} regressed, {len(rows) - n_reg} clean reruns), "
-          f"{len(traces)} traces each, base fault rate {args.base_rate:.2f}, seed {args.seed}, rules judge, default gate policy")
+          f"{len(traces)} traces each, base fault rate {args.base_rate:.2f}, seed {args.seed}, rules judge, default gate policy, "
+          f"--pair-by {args.pair_by}")
     print(f"{'detected when':<22}{'precision':>10}{'recall':>8}   tp fp fn")
     for label, detected in (("gate blocks", {"block"}), ("gate warns or blocks", {"warn", "block"})):
         p, r, tp, fp, fn = scores(detected)

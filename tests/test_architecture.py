@@ -14,8 +14,9 @@ LAYERS = [
     ("models", "_resources", "policy"),
     ("secret_rules",),
     ("dag", "recovery", "rubrics", "taxonomy", "config", "secrets", "mapping"),
-    ("formats", "judges", "propagation", "attribution", "compare", "gate", "metrics", "calibrate", "datasets", "testing"),
-    ("evaluate", "store", "_schema", "reports", "benchmark", "gating", "portable"),
+    ("formats", "judges", "propagation", "attribution", "compare", "gate", "metrics", "calibrate", "datasets", "testing",
+     "stats", "cases", "identity", "pairing", "significance", "selection", "changes"),
+    ("evaluate", "store", "_schema", "reports", "benchmark", "gating", "portable", "github"),
     ("cli", "__main__", "__init__"),
 ]
 #: Outside libraries that may be imported only by these modules.
@@ -25,7 +26,8 @@ OWNERS = {
     "networkx": ("dag",),
     "typer": ("cli",),
     "re2": ("judges._regex", "secret_rules"),
-    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.terminal_text", "reports.terminal_trace", "reports.bench_table", "reports.taxonomy_tree"),
+    "rich": ("cli", "reports.terminal", "reports.terminal_compare", "reports.terminal_text", "reports.terminal_trace", "reports.bench_table", "reports.taxonomy_tree",
+             "reports.settings_table"),
 }
 
 

@@ -147,8 +147,9 @@ def test_no_shared_trace_ids_means_no_paired_statistics():
 
 
 def test_unpaired_traces_are_listed():
-    paired = compare_runs(run(ok("a"), ok("b")), run(ok("a"), ok("c"))).paired
-    assert (paired.pairs, paired.base_only, paired.candidate_only) == (1, ["b"], ["c"])
+    pairing = compare_runs(run(ok("a"), ok("b")), run(ok("a"), ok("c"))).pairing
+    assert (pairing.pairs, pairing.base_only_cases, pairing.candidate_only_cases) == (1, ["b"], ["c"])
+    assert (pairing.base_only, pairing.candidate_only, pairing.used) == (1, 1, "auto")
 
 
 def test_bootstrap_interval_is_seeded_and_brackets_the_mean():

@@ -39,9 +39,10 @@ def runs(n_base_fail: int, n_cand_fail: int, n: int = 10, code: str = "E2.1"):
     [
         (1, 1, {"warn": 0.0, "block": 0.1}, "pass"),  # no change
         (1, 2, {"warn": 0.0, "block": 0.1}, "warn"),  # +10 pts is not more than 0.10
-        (1, 3, {"warn": 0.0, "block": 0.1}, "block"),  # +20 pts
-        (1, 3, {"warn": 0.0, "block": None}, "warn"),  # block turned off
-        (1, 3, {"warn": 0.25, "block": 0.5}, "pass"),  # below both levels
+        (1, 3, {"warn": 0.0, "block": 0.1}, "warn"),  # +20 pts, but 2 of 10 cases flipping is noise (p = 0.5)
+        (1, 9, {"warn": 0.0, "block": 0.1}, "block"),  # +80 pts, 8 flips: p = 0.0078
+        (1, 9, {"warn": 0.0, "block": None}, "warn"),  # block turned off
+        (1, 9, {"warn": 0.85, "block": 0.9}, "pass"),  # below both levels
         (3, 1, {"warn": 0.0, "block": 0.0}, "pass"),  # an improvement never fires
     ],
 )
@@ -49,6 +50,22 @@ def test_overall_failure_rate_levels(base_fail, cand_fail, thresholds, verdict):
     result = apply_gate(compare_runs(*runs(base_fail, cand_fail)), policy(failure_rate=thresholds), critical=())
     assert result.verdict == verdict
     assert all(r.rule == "failure_rate" for r in result.reasons)
+
+
+def test_a_rise_beyond_the_block_level_that_may_be_noise_warns_and_says_why():
+    result = apply_gate(compare_runs(*runs(1, 3)), policy(failure_rate={"warn": 0.0, "block": 0.1}), critical=())
+    (reason,) = result.reasons
+    assert reason.level == "warn"
+    assert reason.message == (
+        "trace failure rate 10.0% -> 30.0% (+20.0 pts, 10 traces); not significant at 0.05: "
+        "exact McNemar on 10 paired cases, p = 0.5"
+    )
+
+
+def test_a_significant_change_inside_tolerance_never_fires():
+    base, cand = runs(0, 15, n=1000)  # 15 new failures of 1000: p = 6e-5, but +1.5 pts is inside 2 pts
+    result = apply_gate(compare_runs(base, cand), policy(significant_regression="block", failure_rate={"warn": 0.0, "block": 0.0}), critical=())
+    assert result.verdict == "pass"
 
 
 def test_change_inside_tolerance_never_fires():
@@ -78,7 +95,9 @@ def test_significant_regression(base_fail, cand_fail, level, verdict):
     result = apply_gate(compare_runs(*runs(base_fail, cand_fail)), policy(significant_regression=level), critical=())
     assert result.verdict == verdict
     if verdict != "pass":
-        assert "McNemar p = 0.00781 < 0.05" in result.reasons[0].message
+        assert result.reasons[0].message == (
+            "trace failure rate 0.0% -> 80.0% is more than noise at 0.05: exact McNemar on 10 paired cases, p = 0.00781"
+        )
 
 
 def test_significance_uses_the_policy_alpha():
@@ -93,7 +112,7 @@ def test_significance_uses_the_policy_alpha():
         ("E2.1", "P3.1", 1, 1, {"P3.1"}, "block"),  # a critical code the base run never had
         ("P3.1", "P3.1", 1, 1, {"P3.1"}, "pass"),  # same critical failure as before
         ("P3.1", "P3.1", 1, 9, {"P3.1"}, "block"),  # more frequent, significantly (8 new, 0 gone: p = 0.0078)
-        ("P3.1", "P3.1", 1, 4, {"P3.1"}, "pass"),  # more frequent, but 3 flips may be chance (p = 0.25)
+        ("P3.1", "P3.1", 1, 4, {"P3.1"}, "warn"),  # more frequent, but 3 flips may be chance (p = 0.25)
         ("E2.1", "E2.2", 1, 1, {"P3.1"}, "pass"),  # new, but not critical
     ],
 )
@@ -147,8 +166,8 @@ def test_unreadable_candidate_traces():
 def test_default_policy_identical_runs_pass_and_reasons_put_blocks_first():
     base, cand = runs(2, 2)
     assert apply_gate(compare_runs(base, cand), GatePolicy(), critical=()).verdict == "pass"
-    result = apply_gate(compare_runs(*runs(1, 3)), GatePolicy(), critical=())
-    assert result.verdict == "block" and result.failure_rate == pytest.approx(0.3)
+    result = apply_gate(compare_runs(*runs(1, 9)), GatePolicy(), critical=())
+    assert result.verdict == "block" and result.failure_rate == pytest.approx(0.9)
     levels = [r.level for r in result.reasons]
     assert levels == sorted(levels, key=lambda level: level != "block")
 

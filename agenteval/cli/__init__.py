@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,7 +59,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except AgentEvalError as exc:
-        _print_error(str(exc))
+        for line in getattr(exc, "problems", None) or [str(exc)]:  # every config problem on its own line
+            _print_error(line)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
         _print_error("interrupted")
@@ -89,24 +91,70 @@ def _root(
 DbOption = typer.Option(None, "--db", help="DuckDB file [default: .agenteval/agenteval.duckdb].")
 
 
+#: Seconds between progress lines when stderr is not a terminal (a CI log).
+PROGRESS_EVERY = 10.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class ProgressLines:
+    """Progress as plain lines for logs: count, rate and ETA, at most every ``every`` seconds."""
+
+    def __init__(self, write: Callable[[str], None], *, every: float = PROGRESS_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+        """Write lines with ``write``; ``clock`` is injectable for tests."""
+        self.write, self.every, self.clock = write, every, clock
+        self.total = self.done = 0
+        self.started = self.last = 0.0
+
+    def start(self, total: int) -> None:
+        """A run of ``total`` traces begins."""
+        self.total, self.done = total, 0
+        self.started = self.last = self.clock()
+
+    def advance(self) -> None:
+        """One more trace is done; print a line when ``every`` seconds passed since the last."""
+        self.done += 1
+        now = self.clock()
+        if now - self.last >= self.every and self.done < self.total:
+            self.last = now
+            self.write(self.line(now))
+
+    def line(self, now: float) -> str:
+        """The progress line at time ``now``."""
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate else 0.0
+        share = self.done / self.total if self.total else 1.0
+        return f"judged {self.done}/{self.total} traces ({share:.0%}), {rate:.1f} traces/s, {_duration(elapsed)} elapsed, ETA {_duration(eta)}"
+
+
 @contextmanager
 def _progress_bar(*, enabled: bool) -> Iterator[Any]:
-    """Progress callbacks that print input errors at once and draw a bar for more than one trace."""
+    """Progress callbacks: input errors and warnings print at once; a bar on a terminal, and on a log
+    (CI) a line with count, rate and ETA every few seconds."""
     from agenteval.evaluate import Progress
 
     err = _err()
     bar = Bar(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
     task = None
+    lines = ProgressLines(lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True), every=PROGRESS_EVERY)
+    log = enabled and not err.is_terminal
 
     def on_start(total: int) -> None:
         nonlocal task
         if enabled and total > 1 and err.is_terminal:
             bar.start()
             task = bar.add_task("judging", total=total)
+        lines.start(total)
 
     def on_trace(result: TraceResult) -> None:
         if task is not None:
             bar.advance(task)
+        if log:
+            lines.advance()
 
     def on_error(error: InputError) -> None:
         (bar.console if task is not None else err).print(
@@ -114,8 +162,13 @@ def _progress_bar(*, enabled: bool) -> Iterator[Any]:
             highlight=False, soft_wrap=True,
         )
 
+    def on_warning(message: str) -> None:
+        (bar.console if task is not None else err).print(
+            Text.assemble(("Warning:", "yellow"), " ", safe(message)), highlight=False, soft_wrap=True
+        )
+
     try:
-        yield Progress(on_start=on_start, on_trace=on_trace, on_error=on_error)
+        yield Progress(on_start=on_start, on_trace=on_trace, on_error=on_error, on_warning=on_warning)
     finally:
         if task is not None:
             bar.stop()

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from agenteval.cli import options
 from agenteval.cli import (
     EXIT_BAD_INPUT,
     EXIT_FAILURES,
@@ -23,30 +24,34 @@ from agenteval.cli import (
 )
 from agenteval.reports.terminal_text import markup_safe
 from agenteval.errors import AgentEvalError
+from agenteval.identity import name_clash
 
 from agenteval.models import Run, TraceResult
 
 
 @app.command("eval")
 def eval_command(
-    paths: list[Path] = typer.Argument(..., help="Trace files or folders."),
+    paths: Optional[list[Path]] = typer.Argument(None, help="Trace files or folders (or none, with --include globs)."),
     run: Optional[str] = typer.Option(None, "--run", help="Name of the run [default: its id]."),
     db: Optional[Path] = DbOption,
-    judge: Optional[str] = typer.Option(None, "--judge", help="auto, rules or openai [default: auto: openai when a judge model is configured, else rules]."),
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of the judge."),
-    format: Optional[str] = typer.Option(None, "--format", help="Trace format, or auto to detect [default: auto]."),
-    root_cause: Optional[str] = typer.Option(None, "--root-cause", help="Root-cause algorithm: dag, greedy (the paper's) or earliest [default: dag]."),
-    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the judge's API key [default: OPENAI_API_KEY]."),
-    judge_mode: Optional[str] = typer.Option(None, "--judge-mode", help="holistic (one 1-5 call per step) or checklist (narrow questions, for small local judges)."),
-    judge_all: Optional[bool] = typer.Option(None, "--judge-all", help="Ask the LLM judge even where rules proved a hard failure."),
-    samples: Optional[int] = typer.Option(None, "--samples", help="Judgments per step; the median is kept and disagreement reported."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Judge requests in flight at once [default: 8]."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per judge request [default: 60]."),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries on 429/5xx/timeouts, honouring Retry-After [default: 3]."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop judge calls once this many USD are spent; the rest are recorded as not judged."),
-    no_cache: Optional[bool] = typer.Option(None, "--no-cache", help="Do not reuse cached judgments."),
-    rubrics: Optional[Path] = typer.Option(None, "--rubrics", help="Folder of rubric YAML files overriding the bundled ones."),
+    judge: Optional[str] = options.Judge,
+    model: Optional[str] = options.Model,
+    base_url: Optional[str] = options.BaseUrl,
+    format: Optional[str] = options.Format,
+    root_cause: Optional[str] = options.RootCause,
+    api_key_env: Optional[str] = options.ApiKeyEnv,
+    judge_mode: Optional[str] = options.JudgeMode,
+    judge_all: Optional[bool] = options.JudgeAll,
+    samples: Optional[int] = options.Samples,
+    concurrency: Optional[int] = options.Concurrency,
+    timeout: Optional[float] = options.Timeout,
+    max_retries: Optional[int] = options.MaxRetries,
+    max_cost: Optional[float] = options.MaxCost,
+    no_cache: Optional[bool] = options.NoCache,
+    rubrics: Optional[Path] = options.Rubrics,
+    include: Optional[list[str]] = options.Include,
+    exclude: Optional[list[str]] = options.Exclude,
+    strict: Optional[bool] = options.Strict,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of the report."),
     fail_on_failures: bool = typer.Option(False, "--fail-on-failures", help="Exit 1 when any trace failed."),
 ) -> None:
@@ -58,13 +63,17 @@ def eval_command(
 
     with user_errors():
         settings = _settings(
-            db=db, judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
-            api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
-            concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
-            cache=False if no_cache else None, rubrics=rubrics,
+            db=db, **options.judge_flags(
+                judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
+                api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
+                concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
+                no_cache=no_cache, rubrics=rubrics,
+            ), **options.input_flags(include=include, exclude=exclude, strict=strict),
         )
+        if not paths and not settings.include:
+            raise AgentEvalError("give trace files or folders to evaluate, or --include globs")
         with _progress_bar(enabled=not as_json) as progress:
-            result = run_evaluation(paths, settings, name=run, progress=progress)
+            result = run_evaluation(paths or [], settings, name=run, progress=progress)
     if as_json:
         _print_json(run_json(result))
     else:
@@ -121,7 +130,7 @@ def parse_command(
 @app.command("show")
 def show_command(
     run: Optional[str] = typer.Argument(None, help="Run id, name or 'latest' [default: latest]."),
-    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace: every step, its verdict and content, the root-cause chain."),
+    trace: Optional[str] = typer.Option(None, "--trace", help="Show one trace (its id or a unique prefix of it): every step, its verdict and content, the root-cause chain."),
     layout: str = typer.Option("auto", "--layout", help="With --trace: tree, flat (one line per step, in topological order, parents named) or auto (tree when it fits the width)."),
     full: bool = typer.Option(False, "--full", help="With --trace: show each step's content and the judge's reason whole, not cut to one line."),
     dot: bool = typer.Option(False, "--dot", help="With --trace: print the trace's DAG as Graphviz DOT."),
@@ -142,7 +151,10 @@ def show_command(
         settings = _settings(db=db)
         with open_store(settings.db, must_exist=True) as store:
             stored = store.load_run(run)
+            clash = name_clash(run, store.runs_named(run)) if run and stored.name == run and stored.id != run else None
         result = _find_trace(stored, trace) if trace else None
+    if clash:
+        _err().print(f"[yellow]Note:[/] {markup_safe(clash)}", highlight=False, soft_wrap=True)
     if result is not None and dot:
         from agenteval.reports.diagram import dot_graph
 
@@ -154,11 +166,13 @@ def show_command(
 
 
 def _find_trace(run: Run, trace_id: str) -> TraceResult:
-    for result in run.results:
-        if result.trace_id == trace_id:
-            return result
-    known = ", ".join(r.trace_id for r in run.results[:10])
-    raise AgentEvalError(f"run {run.name} has no trace '{trace_id}' (traces: {known})")
+    from agenteval.identity import resolve_prefix
+
+    try:
+        found = resolve_prefix((r.trace_id for r in run.results), trace_id)
+    except AgentEvalError as exc:
+        raise AgentEvalError(f"run {run.name} has {exc}" if str(exc).startswith("no ") else f"run {run.name}: {exc}") from None
+    return next(r for r in run.results if r.trace_id == found)
 
 
 @app.command("runs")

@@ -25,6 +25,8 @@ from agenteval.models import ErrorInfo, Step, StepType, Tool, Trace, Usage
 
 _OTEL_TRACE_ID = re.compile(r"(?!0{32})[0-9a-f]{32}")
 _OTEL_SPAN_ID = re.compile(r"(?!0{16})[0-9a-f]{16}")
+#: Longest string attribute of the root span kept in trace metadata (ids and names, not content).
+_ROOT_ATTRIBUTE_CHARS = 200
 _TIMEOUT = re.compile(r"time[ _-]?out|timed out|deadline", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -349,7 +351,20 @@ class Builder(SpanTree):
         if self.unmapped:
             metadata["unmapped_spans"] = self.unmapped
         return Trace(id=self.trace_id, task=task if task is not None else self._task(order), tools=tools or [],
-                     steps=steps, metadata=metadata)
+                     steps=steps, metadata={**metadata, **self._root()})
+
+    def _root(self) -> dict[str, Any]:
+        """The root span's name and short scalar attributes: what labels and case keys (``--pair-by
+        attr:NAME``, LangSmith's ``reference_example_id``) are read from."""
+        roots = [s for s in self.spans.values() if s.parent is None]
+        if not roots:
+            return {}
+        root = min(roots, key=lambda s: (s.start_ns is None, s.start_ns or 0, s.seq))
+        attributes = {
+            k: v for k, v in root.attributes.items()
+            if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= _ROOT_ATTRIBUTE_CHARS)
+        }
+        return {**({"root_span": root.name} if root.name else {}), **({"attributes": attributes} if attributes else {})}
 
     def _mark_final(self) -> None:
         """S5: the last SYNTH of the root scope (the trace root or a top-level agent) is the answer."""

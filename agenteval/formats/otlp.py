@@ -293,10 +293,15 @@ def iter_records(batches: Iterable[Any]) -> Iterator[SpanRecord]:
         for resource in as_list(resources, f"{where}: resourceSpans"):
             resource = as_dict(resource, f"{where}: resourceSpans item")
             scopes = get(resource, "scopeSpans") or get(resource, "instrumentationLibrarySpans")
+            shared = attributes(as_dict(resource.get("resource"), f"{where}: resource").get("attributes"), f"{where}: resource")
             for scope in as_list(scopes, f"{where}: scopeSpans"):
                 scope = as_dict(scope, f"{where}: scopeSpans item")
                 for span in as_list(scope.get("spans"), f"{where}: spans"):
-                    yield _span(span, seq)
+                    record = _span(span, seq)
+                    if shared and record.parent_id is None:
+                        # Resource attributes (a test run's ids, the service) reach the trace through its root span.
+                        record.attributes = {**{f"resource.{k}": v for k, v in shared.items()}, **record.attributes}
+                    yield record
                     seq += 1
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from agenteval.compare import Comparison
 from agenteval.formats import ParsedFile
 from agenteval.gate import GateResult
+from agenteval.identity import trace_label
 from agenteval.models import InputError, Run, TraceResult
 from agenteval.reports.summary import status_note, unmapped_spans
 
@@ -15,6 +16,7 @@ def trace_result_json(result: TraceResult) -> dict[str, Any]:
     """One evaluated trace: id, outcome, root-cause step ids and a verdict per step."""
     return {
         "trace_id": result.trace_id,
+        "label": trace_label(result.trace),
         "source": result.source,
         "format": result.format,
         "passed": result.passed,
@@ -87,12 +89,15 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
     return comparison.model_dump(mode="json")
 
 
-def gate_json(comparison: Comparison, result: GateResult, candidate: Run | None = None) -> dict[str, Any]:
-    """What `agenteval gate --json` prints: verdict, reasons, the candidate run's results and the comparison."""
+def gate_json(comparison: Comparison | None, result: GateResult, candidate: Run | None = None) -> dict[str, Any]:
+    """What `agenteval gate --json` prints: verdict, reasons, notes, how traces were paired, the
+    candidate run's results and the comparison (None when there was no baseline yet)."""
     return {
         "verdict": result.verdict,
         "failure_rate": result.failure_rate,
         "reasons": [r.model_dump(mode="json") for r in result.reasons],
+        "notes": result.notes,
+        "pairing": comparison.pairing.model_dump(mode="json") if comparison is not None else None,
         "candidate": run_json(candidate) if candidate is not None else None,
-        "comparison": comparison_json(comparison),
+        "comparison": comparison_json(comparison) if comparison is not None else None,
     }

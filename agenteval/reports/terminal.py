@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -70,6 +71,8 @@ def _with_names(counts: Counter) -> Counter:
 
 
 def _traces_table(results: Sequence[TraceResult]) -> Table:
+    from agenteval.identity import trace_label
+
     table = Table(title="Traces", title_justify="left", show_lines=False)
     table.add_column("trace")
     table.add_column("status")
@@ -77,8 +80,9 @@ def _traces_table(results: Sequence[TraceResult]) -> Table:
     table.add_column("root cause")
     for result in results:
         failing = [v for v in result.verdicts if v.failed]
+        label = trace_label(result.trace)
         table.add_row(
-            safe(result.trace_id),
+            _trace_cell(result, label),
             _status(result),
             safe(", ".join(f"{v.step_id} ({v.verdict})" for v in failing) or "-"),
             safe("; ".join(
@@ -97,6 +101,13 @@ def _status(result: TraceResult) -> Text:
     return text
 
 
+def _trace_cell(result: TraceResult, label: str) -> Text:
+    """The trace's id when a person wrote it; for an exporter's minted id, its label and a short prefix."""
+    from agenteval.identity import display_name
+
+    return safe(display_name(result.trace_id, label))
+
+
 def _count_table(title: str, label: str, counts) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(label)
@@ -107,13 +118,20 @@ def _count_table(title: str, label: str, counts) -> Table:
 
 
 def render_runs(runs: Sequence, console: Console) -> None:
-    """Stored runs, newest first."""
-    table = Table(title="Runs", title_justify="left")
-    for column in ("id", "name", "created (UTC)", "judge", "traces", "passed", "failed", "commit"):
-        table.add_column(column, no_wrap=column in ("id", "created (UTC)"))
+    """Stored runs, newest first, readable at 80 columns: the id (its time is when the run started),
+    the name, the judge, and the trace counts."""
+    table = Table(title="Runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("judge", overflow="ellipsis", no_wrap=True, max_width=18)
+    table.add_column("traces", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("commit", no_wrap=True)
+    names = Counter(r.name for r in runs)
     for r in runs:
-        table.add_row(
-            safe(r.id), safe("-" if r.name == r.id else r.name), f"{r.created_at:%m-%d %H:%M}", safe(r.judge),
-            str(r.n_traces), str(r.n_passed), str(r.n_failed), safe((r.git_commit or "-")[:10]),
-        )
+        name = safe("-" if r.name == r.id else r.name)
+        if names[r.name] > 1 and r.name != r.id:
+            name.append(" (name reused)", style="yellow")
+        failed = Text(str(r.n_failed + r.n_incomplete), style="red" if r.n_failed else "")
+        table.add_row(safe(r.id), name, safe(r.judge), str(r.n_traces), failed, safe((r.git_commit or "-")[:7]))
     console.print(table)

@@ -2,10 +2,12 @@
 
 ``FakeOpenAIServer`` is a scripted OpenAI-compatible HTTP server on 127.0.0.1: the real ``openai``
 client talks to it over real HTTP, so retries, timeouts and reply parsing are exercised for real.
+``FakeGitHubAPI`` serves the GitHub REST calls of the sticky pull-request comment on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+from agenteval.testing.github import FakeGitHubAPI
 from agenteval.testing.server import FakeOpenAIServer, Reply, judgment_content
 
-__all__ = ["FakeOpenAIServer", "Reply", "judgment_content"]
+__all__ = ["FakeGitHubAPI", "FakeOpenAIServer", "Reply", "judgment_content"]
