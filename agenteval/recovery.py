@@ -11,8 +11,9 @@ damage contained:
 * **replaced**: a later call of another tool succeeded with the same request: its arguments carry
   every distinctive value of the failed call's (the same order and items, file, URL or query), so
   another way achieved what the failed call was for;
-* **acknowledged**: the agent's first answer after the failure tells the user it did not work, so
-  the failure did not turn into a false claim.
+* **acknowledged**: the agent's first answer after the failure tells the user it did not work, or the
+  agent's own next step on the failed result (a PLAN or SYNTH that consumed it) says it did not work
+  and goes on from there, so the failure was noticed and did not turn into a false claim.
 
 A failed execution and a wrong decision are undone differently. The EXEC step is recovered by any
 of the three. A TOOLSEL or PARAMGEN step of the call whose finding says the call itself was wrong
@@ -43,7 +44,8 @@ ACKNOWLEDGE = re.compile(
     r"|not able|n't able|sorry|unfortunately|apologi[sz]e|timed out|time[sd]? ?out"
     r"|did not (?:work|go through|succeed)|didn't (?:work|go through|succeed)|was not (?:possible|successful)"
     r"|(?:is|are|was|were|isn't|aren't|wasn't|weren't)(?: currently| still)? (?:not )?(?:un)?available"
-    r"|unavailable|not (?:found|possible|allowed|permitted|supported|eligible|valid)|invalid"
+    r"|unavailable|inaccessible|unreachable"
+    r"|not (?:found|possible|allowed|permitted|supported|eligible|valid|installed|accessible|reachable|responding)|invalid"
     r"|(?:doesn't|does not|don't|do not|won't|will not) (?:allow|permit|support|exist|work)"
     r"|no (?:results?|matches|records?|data) (?:were |was )?(?:found|returned)"
     r"|(?:isn't|aren't|wasn't|weren't|is not|are not|was not|were not) (?:possible|allowed|permitted|found))\b",
@@ -74,7 +76,7 @@ class Recovery:
     def describe(self) -> str:
         """One line for reasons and reports, e.g. "retried: lookup succeeded in step e4"."""
         if self.how == "acknowledged":
-            return f"acknowledged to the user in step {self.step_id}"
+            return f"acknowledged in step {self.step_id}"
         verb = "retried" if self.how == "retried" else "replaced"
         return f"{verb}: {self.tool or 'a tool'} succeeded in step {self.step_id}"
 
@@ -173,10 +175,21 @@ def recovery(
     needs_content = not failed.failed_in_trace
     answered = False
     acknowledged: Recovery | None = None
+    # The agent's own next step on the failed result noticing the failure is handling it.
+    limit = len(dag.trace.steps) if before is None else before
+    for child in dag.children(failed.id):
+        consumer = dag.step(child)
+        if (
+            consumer.type in (StepType.PLAN, StepType.SYNTH)
+            and dag.position(child) < limit
+            and acknowledges_failure(_text(consumer.output))
+        ):
+            acknowledged = Recovery("acknowledged", consumer.id)
+            break
     for other in later:
         if other.type is StepType.SYNTH and not answered:
             answered = True
-            if acknowledges_failure(_text(other.output)):
+            if acknowledged is None and acknowledges_failure(_text(other.output)):
                 acknowledged = Recovery("acknowledged", other.id)
         if not succeeded(other, with_content=needs_content):
             continue

@@ -50,6 +50,18 @@ CASES = {
         call(1, "modify_items", ORDER, **ERROR)
         + answer("s", "It seems the system doesn't allow partial cancellations.", "e1"),
         "e1", "E2.1", ("acknowledged", "s")),
+    "the agent's next step notes the failure and replans": (
+        call(1, "run_code", {"code": "import pytesseract"}, **ERROR)
+        + [("n", "PLAN", ["e1"], {"output": "It appears that the OCR tool is not installed; let's assume the shape instead."})],
+        "e1", "E2.1", ("acknowledged", "n")),
+    "a next step that reads on as if nothing failed is no acknowledgement": (
+        call(1, "run_code", {"code": "search()"}, **ERROR)
+        + [("n", "PLAN", ["e1"], {"output": "We have obtained some search results; the first looks reliable."})],
+        "e1", "E2.1", None),
+    "a plan noting the failure acknowledges it only for the EXEC, not for a wrong argument": (
+        call(1, "lookup", {"id": "A1"}, **ERROR)
+        + [("n", "PLAN", ["e1"], {"output": "The lookup failed, so let's ask the user for the id."})],
+        "p1", "E1.1", None),
     "an answer that claims success is no acknowledgement": (
         call(1, "refund", {"id": "A1"}, **ERROR) + answer("s", "Your refund has been issued.", "e1"),
         "e1", "E2.1", None),
@@ -115,7 +127,7 @@ def test_recovered_steps_and_descriptions():
     assert found["e1"].describe() == "retried: lookup succeeded in step e2"
     steps, *_ = CASES["telling the user it failed"]
     dag = StepDAG.from_trace(trace(*steps))
-    assert recovery(dag, "e1").describe() == "acknowledged to the user in step s"
+    assert recovery(dag, "e1").describe() == "acknowledged in step s"
 
 
 @pytest.mark.parametrize(
