@@ -11,9 +11,13 @@ damage contained:
 * **replaced**: a later call of another tool succeeded with the same request: its arguments carry
   every distinctive value of the failed call's (the same order and items, file, URL or query), so
   another way achieved what the failed call was for;
-* **acknowledged**: the agent's first answer after the failure tells the user it did not work, or the
-  agent's own next step on the failed result (a PLAN or SYNTH that consumed it) says it did not work
-  and goes on from there, so the failure was noticed and did not turn into a false claim.
+* **acknowledged**: the failure was noticed and did not turn into a false claim. Which notice counts
+  depends on what failed. A tool that *refused* (it worked and answered no: "user not found", "order
+  cannot be cancelled") is acknowledged by the agent's first answer after it telling the user, or by
+  its own next step on the result saying so. A tool that *malfunctioned* (see ``malfunctioned``: timed
+  out, a 5xx, a lost connection, a crash) is acknowledged only by a next step that says so and goes
+  on another way (a step that consumed the result and that later steps build on): a final answer
+  that only reports the outage means the run stopped short of its goal, so the failure stands.
 
 A failed execution and a wrong decision are undone differently. The EXEC step is recovered by any
 of the three. A TOOLSEL or PARAMGEN step of the call whose finding says the call itself was wrong
@@ -49,6 +53,16 @@ ACKNOWLEDGE = re.compile(
     r"|(?:doesn't|does not|don't|do not|won't|will not) (?:allow|permit|support|exist|work)"
     r"|no (?:results?|matches|records?|data) (?:were |was )?(?:found|returned)"
     r"|(?:isn't|aren't|wasn't|weren't|is not|are not|was not|were not) (?:possible|allowed|permitted|found))\b",
+    re.IGNORECASE,
+)
+
+#: Errors that say the tool broke rather than answered: timeouts, server errors, lost connections,
+#: crashes. Anything else a tool reports as an error is taken as its answer (a refusal).
+MALFUNCTION = re.compile(
+    r"\b(?:50[0-9]|429)\b|time[sd]?[\s_-]?out|deadline[\s_-]exceeded|connection|unreachable"
+    r"|(?:service|temporarily|server) (?:is )?unavailable|bad gateway|internal (?:server )?error"
+    r"|rate[\s_-]?limit|too many requests|traceback|exit ?code:? ?[1-9]|execution failed"
+    r"|segmentation fault|out of memory|crash",
     re.IGNORECASE,
 )
 
@@ -99,6 +113,17 @@ def returned_nothing(step: Step) -> bool:
     """Whether a step's recorded output is empty (an output the trace did not record is unknown,
     not empty)."""
     return "output" not in step.unrecorded and is_empty(step.output)
+
+
+def malfunctioned(step: Step) -> bool:
+    """Whether a failed EXEC's tool broke (timed out, a server error, a lost connection, a crash)
+    rather than answered with a refusal; a bare error status with no text counts as broken."""
+    if step.status == "timeout":
+        return True
+    text = " ".join(p for p in (step.error.type, step.error.message) if p) if step.error else ""
+    if not text and isinstance(step.output, str):
+        text = step.output
+    return not text.strip() or bool(MALFUNCTION.search(text))
 
 
 def execution_failed(step: Step) -> bool:
@@ -177,10 +202,12 @@ def recovery(
     acknowledged: Recovery | None = None
     # The agent's own next step on the failed result noticing the failure is handling it.
     limit = len(dag.trace.steps) if before is None else before
+    broke = failed.failed_in_trace and malfunctioned(failed)
     for child in dag.children(failed.id):
         consumer = dag.step(child)
         if (
             consumer.type in (StepType.PLAN, StepType.SYNTH)
+            and (not broke or (not consumer.is_final and dag.children(child)))
             and dag.position(child) < limit
             and acknowledges_failure(_text(consumer.output))
         ):
@@ -189,7 +216,7 @@ def recovery(
     for other in later:
         if other.type is StepType.SYNTH and not answered:
             answered = True
-            if acknowledged is None and acknowledges_failure(_text(other.output)):
+            if acknowledged is None and not broke and acknowledges_failure(_text(other.output)):
                 acknowledged = Recovery("acknowledged", other.id)
         if not succeeded(other, with_content=needs_content):
             continue

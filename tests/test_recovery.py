@@ -4,9 +4,10 @@ import pytest
 from helpers import trace
 
 from agenteval.dag import StepDAG
-from agenteval.recovery import acknowledges_failure, correctable, recovered_steps, recovery, unrecovered_failures
+from agenteval.recovery import acknowledges_failure, correctable, recovered_steps, recovery, unrecovered_failures, malfunctioned
 
 ERROR = {"status": "error", "error": "502 Bad Gateway"}
+REFUSED = {"status": "error", "error": "Error: refund window has closed"}
 
 
 def call(n, tool, arguments=None, parents=(), **exec_fields):
@@ -44,16 +45,27 @@ CASES = {
         + call(2, "get_user", {"user_id": "u_77"}, ["e1"]),
         "e1", "E2.1", None),
     "telling the user it failed": (
-        call(1, "refund", {"id": "A1"}, **ERROR) + answer("s", "Sorry, I couldn't issue the refund.", "e1"),
+        call(1, "refund", {"id": "A1"}, **REFUSED) + answer("s", "Sorry, I couldn't issue the refund.", "e1"),
         "e1", "E2.1", ("acknowledged", "s")),
+    "telling the user about an outage does not reach the goal": (
+        call(1, "refund", {"id": "A1"}, **ERROR) + answer("s", "Sorry, the refund service is down; try later.", "e1"),
+        "e1", "E2.1", None),
+    "a timeout reported in the final answer stays a failure": (
+        call(1, "refund", {"id": "A1"}, status="timeout") + answer("s", "Sorry, the refund timed out.", "e1"),
+        "e1", "E2.2", None),
     "telling the user it is not possible": (
-        call(1, "modify_items", ORDER, **ERROR)
+        call(1, "modify_items", ORDER, **REFUSED)
         + answer("s", "It seems the system doesn't allow partial cancellations.", "e1"),
         "e1", "E2.1", ("acknowledged", "s")),
     "the agent's next step notes the failure and replans": (
         call(1, "run_code", {"code": "import pytesseract"}, **ERROR)
-        + [("n", "PLAN", ["e1"], {"output": "It appears that the OCR tool is not installed; let's assume the shape instead."})],
+        + [("n", "PLAN", ["e1"], {"output": "It appears that the OCR tool is not installed; let's assume the shape instead."})]
+        + answer("s", "Assuming a regular hexagon, the area is 259.81.", "n"),
         "e1", "E2.1", ("acknowledged", "n")),
+    "noting a crash in a step nothing builds on does not go on another way": (
+        call(1, "run_code", {"code": "import pytesseract"}, **ERROR)
+        + [("n", "PLAN", ["e1"], {"output": "It appears that the OCR tool is not installed."})],
+        "e1", "E2.1", None),
     "a next step that reads on as if nothing failed is no acknowledgement": (
         call(1, "run_code", {"code": "search()"}, **ERROR)
         + [("n", "PLAN", ["e1"], {"output": "We have obtained some search results; the first looks reliable."})],
@@ -159,3 +171,21 @@ def test_an_output_the_trace_did_not_record_is_unknown_not_empty():
     assert recovery(dag, "e1", code="E2.3").how == "retried"
     # and an unrecorded result is no empty result to recover from
     assert recovery(dag, "e2", code="E2.3") is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "broke"),
+    [
+        ({"status": "timeout"}, True),
+        ({"status": "error", "error": "503 from the stock service"}, True),
+        ({"status": "error", "error": {"type": "ConnectionError", "message": "reset by peer"}}, True),
+        ({"status": "error", "error": "exitcode: 1 (execution failed)\nCode output: Traceback ..."}, True),
+        ({"status": "error"}, True),  # a bare error status says nothing of a refusal
+        ({"status": "error", "error": "Error: user not found"}, False),
+        ({"status": "error", "error": {"type": "ValueError", "message": "unknown city 'Pariss'"}}, False),
+        ({"status": "error", "error": "Error: non-pending order cannot be cancelled"}, False),
+    ],
+)
+def test_malfunction_versus_refusal(fields, broke):
+    step = trace(("e", "EXEC", [], {"tool": "t", **fields})).steps[0]
+    assert malfunctioned(step) is broke
