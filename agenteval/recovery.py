@@ -42,12 +42,13 @@ from typing import Any, Literal
 from agenteval.dag import StepDAG
 from agenteval.models import Step, StepType
 
-#: Words by which an answer tells the user something did not work.
+#: Words by which an answer tells the user something did not work. Courtesy alone ("sorry your
+#: blender arrived damaged", "unfortunately") says nothing of a failure and does not count.
 ACKNOWLEDGE = re.compile(
     r"\b(?:errors?|fail(?:ed|s|ure)?|unsuccessful|unable|couldn't|could not|can't|cannot|can not"
-    r"|not able|n't able|sorry|unfortunately|apologi[sz]e|timed out|time[sd]? ?out"
+    r"|not able|n't able|timed out|time[sd]? ?out"
     r"|did not (?:work|go through|succeed)|didn't (?:work|go through|succeed)|was not (?:possible|successful)"
-    r"|(?:is|are|was|were|isn't|aren't|wasn't|weren't)(?: currently| still)? (?:not )?(?:un)?available"
+    r"|(?:is|are|was|were)(?: currently| still)? not available|(?:isn't|aren't|wasn't|weren't)(?: currently| still)? available"
     r"|unavailable|inaccessible|unreachable"
     r"|not (?:found|possible|allowed|permitted|supported|eligible|valid|installed|accessible|reachable|responding)|invalid"
     r"|(?:doesn't|does not|don't|do not|won't|will not) (?:allow|permit|support|exist|work)"
@@ -60,7 +61,9 @@ ACKNOWLEDGE = re.compile(
 #: crashes. Anything else a tool reports as an error is taken as its answer (a refusal).
 MALFUNCTION = re.compile(
     r"\b(?:50[0-9]|429)\b|time[sd]?[\s_-]?out|deadline[\s_-]exceeded|connection|unreachable"
-    r"|(?:service|temporarily|server) (?:is )?unavailable|bad gateway|internal (?:server )?error"
+    r"|(?:service|server|processor|backend|api|upstream|gateway|database|system|provider)s?"
+    r" (?:is |are |was |were |currently |temporarily )*(?:unavailable|down|unreachable|overloaded)"
+    r"|temporarily unavailable|bad gateway|internal (?:server )?error"
     r"|rate[\s_-]?limit|too many requests|traceback|exit ?code:? ?[1-9]|execution failed"
     r"|segmentation fault|out of memory|crash",
     re.IGNORECASE,

@@ -62,6 +62,8 @@ def test_identical_traces_pass(runner, tmp_path, baseline):
 
 #: The examples' refund trace never fails with I1.1 (an ungrounded answer): made critical, it blocks when new.
 CRITICAL_I11 = "[gate]\ncritical_codes = [\"I1.1\"]\n"
+#: The refund answer with figures no tool returned: an I1.1 failure new to the suite.
+UNGROUNDED = {"output": "Your refund of $1,249.00 for order ORD-48213 was issued (refund RF-20931)."}
 
 
 def critical_config(tmp_path: Path) -> Path:
@@ -82,8 +84,7 @@ def test_one_new_failure_among_five_traces_warns_and_does_not_block(runner, tmp_
 
 
 def test_a_new_critical_failure_blocks_however_rare(runner, tmp_path, baseline):
-    answer = "Your refund of $1,249.00 for order ORD-48213 was issued (refund RF-20931)."
-    cand = traces_with(tmp_path, "cand", "refund.json", "s1", output=answer)
+    cand = traces_with(tmp_path, "cand", "refund.json", "s1", **UNGROUNDED)
     result = invoke(runner, "gate", cand, "--baseline", baseline, "--json", "--config", critical_config(tmp_path))
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
@@ -109,7 +110,7 @@ def test_baseline_exported_to_a_file_and_used_from_it(runner, tmp_path, baseline
         result = invoke(runner, "export", baseline, exported)
         assert result.exit_code == 0, result.output
         assert "exported run base" in result.stdout and exported.is_file()
-        cand = traces_with(tmp_path, f"cand{suffix}", "refund.json", "ex3", **tool_error())
+        cand = traces_with(tmp_path, f"cand{suffix}", "refund.json", "s1", **UNGROUNDED)
         # a fresh store: the baseline comes from the file alone
         result = invoke(runner, "gate", cand, "--baseline", exported, "--db", tmp_path / f"ci{suffix}.duckdb",
                         "--config", critical_config(tmp_path))
@@ -151,7 +152,7 @@ def test_some_unreadable_candidate_traces_block(runner, tmp_path, baseline):
 
 
 def test_gate_a_stored_run_and_write_reports(runner, tmp_path, baseline, monkeypatch):
-    cand = traces_with(tmp_path, "cand", "refund.json", "ex3", **tool_error())
+    cand = traces_with(tmp_path, "cand", "refund.json", "s1", **UNGROUNDED)
     assert invoke(runner, "eval", cand, "--run", "cand").exit_code == 0
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -185,7 +186,7 @@ def test_gate_policy_from_config_file(runner, tmp_path, baseline):
 
 
 def test_compare_command(runner, tmp_path, baseline):
-    cand = traces_with(tmp_path, "cand", "refund.json", "ex3", **tool_error())
+    cand = traces_with(tmp_path, "cand", "refund.json", "s1", **UNGROUNDED)
     assert invoke(runner, "eval", cand, "--run", "cand").exit_code == 0
     result = invoke(runner, "compare", baseline, "latest", "--json")
     assert result.exit_code == 0, result.output

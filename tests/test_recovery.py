@@ -150,6 +150,8 @@ def test_recovered_steps_and_descriptions():
         ("Unfortunately, the order cannot be exchanged.", True),
         ("That item was not found.", True),
         ("Your refund has been processed.", False),
+        ("I'm sorry your blender arrived damaged; I've issued a full refund.", False),  # courtesy is no failure
+        ("Unfortunately the item is back in stock only next week, and it is available then.", False),
         ("Here are the options for your keyboard.", False),
     ],
 )
