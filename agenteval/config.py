@@ -62,6 +62,10 @@ class Settings(BaseModel):
     fallback: list[TierSettings] = Field(default_factory=list, description="Judges to try when the first fails.")
     judge_mode: Literal["holistic", "checklist"] = Field("holistic", description="One 1-5 call, or narrow checks.")
     judge_all: bool = Field(False, description="Call the LLM judge even where rules proved a hard failure.")
+    llama_slots: int | None = Field(
+        None, ge=1, le=64, description="The judge is llama-server with this many slots (-np): pin each step type to one."
+    )
+    checklist_batch: bool = Field(True, description="Checklist mode: ask a step's questions in one request.")
     samples: int = Field(1, ge=1, le=9, description="Judgments per step (multi-judge median).")
     concurrency: int = Field(8, ge=1, le=512, description="Judge calls in flight at once.")
     timeout: float = Field(60.0, gt=0, description="Seconds per judge request.")

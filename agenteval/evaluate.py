@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from agenteval.config import Settings
 from agenteval.dag import StepDAG
@@ -213,6 +213,18 @@ def evaluate(paths: Iterable[Path], settings: Settings, **kwargs) -> Run:
     return asyncio.run(evaluate_async(paths, settings, **kwargs))
 
 
+def judge_options(settings: Settings) -> dict[str, Any]:
+    """The keyword options ``agenteval.judges.registry.build_judge`` takes, from a run's settings."""
+    return {
+        "judge": settings.judge, "model": settings.model, "base_url": settings.base_url,
+        "api_key_env": settings.api_key_env, "fallback": [t.model_dump() for t in settings.fallback],
+        "judge_mode": settings.judge_mode, "judge_all": settings.judge_all, "samples": settings.samples,
+        "concurrency": settings.concurrency, "timeout": settings.timeout, "max_retries": settings.max_retries,
+        "max_cost": settings.max_cost, "prices": dict(settings.prices), "rubrics": settings.rubrics,
+        "llama_slots": settings.llama_slots, "checklist_batch": settings.checklist_batch,
+    }
+
+
 def run_evaluation(
     paths: Iterable[Path], settings: Settings, *, name: str | None = None, progress: Progress | None = None
 ) -> Run:
@@ -227,7 +239,7 @@ def run_evaluation(
         with open_store(settings.db) as store:
             if name and store.runs_named(name):
                 (progress or Progress()).on_warning(name_taken(name, store.runs_named(name)))
-            judge = build_judge(settings, cache=store if settings.cache else None)
+            judge = build_judge(**judge_options(settings), cache=store if settings.cache else None)
             try:
                 return await evaluate_async(paths, settings, judge=judge, sink=store, name=name, progress=progress)
             finally:

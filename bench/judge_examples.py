@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean
 
 from agenteval.config import load_settings
-from agenteval.evaluate import close_judge, evaluate_async
+from agenteval.evaluate import close_judge, evaluate_async, judge_options
 from agenteval.judges.llm_factory import build
 from agenteval.reports.json_report import run_json
 
@@ -46,7 +46,7 @@ def main() -> None:
     })
 
     async def judged():
-        judge = build(settings)
+        judge = build(**judge_options(settings))
         try:
             return await evaluate_async([ROOT / "examples" / "traces"], settings, judge=judge)
         finally:

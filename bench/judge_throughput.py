@@ -124,7 +124,7 @@ async def _model_steps_per_trace(settings) -> dict[str, int]:
     from agenteval.judges.base import StepContext
     from agenteval.judges.rules import build
 
-    rules = build(settings)
+    rules = build()
     counts = {}
     for path in sorted(EXAMPLES.glob("*.json")):
         for trace in read_file(path, "auto").traces:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from agenteval.cli import app
 from agenteval.rubrics import load_rubrics
-from agenteval.testing import FakeOpenAIServer, Reply
+from agenteval.testing import FakeOpenAIServer, Reply, schema_filler
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "traces"
 MODEL = "gpt-4o-mini"  # a priced model, so --max-cost has something to count
@@ -311,3 +311,29 @@ def test_an_unreachable_judge_is_a_one_line_error_exit_2_and_the_run_is_stored(r
     assert_judge_unusable(text)
     assert "incomplete (judge errors)" in text.stdout and "0 passed" in text.stdout
     assert "Traceback" not in text.stderr
+
+
+# -- a server that knows nothing about agenteval but the JSON schema it is sent ----------------
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("structured", [True, False], ids=["json_schema", "json_object"])
+@pytest.mark.parametrize("mode", ["holistic", "checklist"])
+def test_a_server_that_only_follows_the_schema_gives_no_judge_errors(runner, tmp_path, mode, structured, seed):
+    # Random but valid replies: any scores, any code of the type's enum or null, any answer. Without
+    # json_schema support the server fills the JSON template the prompt shows, as best it can.
+    db = tmp_path / "filled.duckdb"
+    with FakeOpenAIServer(responder=schema_filler(seed), reject_json_schema=not structured) as server:
+        result, data = run_eval(runner, server.base_url, EXAMPLES, db=db,
+                                extra=["--judge-mode", mode, "--judge-all", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    steps = [s for s in steps_of(data) if s["type"] in AGENT_TYPES]
+    assert len(steps) > 30 and not [s for s in steps if s["verdict"] == "judge_error"]
+    rows = query(db, "SELECT score, error, model, decisive FROM judgments WHERE run_id = ?", [data["run_id"]])
+    assert len(rows) == len(steps) and all(error is None and 1 <= score <= 5 for score, error, _, _ in rows)
+    # Every step went to the model (--judge-all); a failure the rules prove stands over a higher score.
+    assert all(model == MODEL or decisive for _, _, model, decisive in rows)
+    formats = {r.get("response_format", {}).get("type", "text") for r in server.requests}
+    assert formats <= ({"json_schema"} if structured else {"json_schema", "json_object"})
+    if mode == "checklist":
+        assert all(r["messages"][1]["content"].rstrip().endswith("}") for r in server.requests)

@@ -9,8 +9,12 @@ import time
 import pytest
 
 from agenteval.errors import ConfigError, JudgeError
-from agenteval.judges.llm import JudgeReply, LLMClient, Tier, extract_json_object
+from agenteval.judges.llm import LLMClient, Tier, extract_json_object
+from agenteval.judges.reply import judgment_model
+from agenteval.models import StepType
 from agenteval.testing import FakeOpenAIServer, Reply
+
+JudgeReply = judgment_model(StepType.SYNTH, ("quality",), None)
 
 MESSAGES = [{"role": "system", "content": "Judge the step. Answer in JSON."}, {"role": "user", "content": "step"}]
 
@@ -22,13 +26,13 @@ def tier(server: FakeOpenAIServer | None = None, *, model: str = "gpt-4o-mini", 
     return Tier(model=model, base_url=base_url, **kwargs)
 
 
-def complete(tiers: list[Tier], *, calls: int = 1, concurrency: int = 4, **kwargs):
+def complete(tiers: list[Tier], *, calls: int = 1, concurrency: int = 4, schema=JudgeReply, **kwargs):
     """Run ``calls`` completions with one client; the replies, or the JudgeError of the first failure."""
 
     async def main():
         client = LLMClient(tiers, concurrency=concurrency)
         try:
-            return await asyncio.gather(*(client.complete_json(MESSAGES, JudgeReply, **kwargs) for _ in range(calls)))
+            return await asyncio.gather(*(client.complete_json(MESSAGES, schema, **kwargs) for _ in range(calls)))
         finally:
             await client.aclose()
 
@@ -43,7 +47,7 @@ def closed_port() -> int:
 
 def test_valid_reply_is_parsed_with_usage_and_asks_for_strict_json_schema_at_temperature_0():
     with FakeOpenAIServer([Reply.judgment(score=2, metrics=("a", "b"), usage=(120, 30))]) as server:
-        [reply] = complete([tier(server)])
+        [reply] = complete([tier(server)], schema=judgment_model(StepType.SYNTH, ("a", "b"), None))
     assert reply.value.scores() == {"a": 2, "b": 2}
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (120, 30)
     assert reply.model == "gpt-4o-mini" and reply.latency_s > 0
@@ -96,7 +100,7 @@ def test_out_of_range_score_is_retried_once_then_fails():
     assert server.request_count == 2 and reply.value.scores() == {"quality": 4}
 
     with FakeOpenAIServer(responder=lambda request: Reply.out_of_range(score=9)) as server:
-        with pytest.raises(JudgeError, match=r"invalid reply twice: metric_scores\.0\.score"):
+        with pytest.raises(JudgeError, match=r"invalid reply twice: metric_scores\.quality: Input should be 1, 2, 3, 4 or 5"):
             complete([tier(server)])
     assert server.request_count == 2
 

@@ -18,7 +18,7 @@ from agenteval.models import Judgment, StepType, Usage
 from agenteval.testing import FakeOpenAIServer, Reply
 
 METRICS = ("correctness", "completeness")
-CODES = (("E2.1", "tool_error"), ("I1.1", "ungrounded_claim"), ("P2.1", "incomplete_plan"))
+CODES = (("E2.1", "tool_error"), ("I1.1", "ungrounded_claim"), ("I2.1", "incomplete_answer"), ("P2.1", "incomplete_plan"))
 
 
 # Tiny stand-ins for agenteval.rubrics and agenteval.judges.prompt, so these tests pin the judge alone.
@@ -44,7 +44,7 @@ class FakeRubrics:
         return self.rubric
 
 
-def build_messages(rubric, ctx, taxonomy_codes=None, budget_tokens=None):
+def build_messages(rubric, ctx, taxonomy_codes=None, budget_tokens=None, fence=None):
     step = {"id": ctx.step.id, "type": ctx.step.type.value, "output": ctx.step.output}
     return [
         {"role": "system", "content": f"Judge with rubric {rubric.version}. Codes: {dict(taxonomy_codes or [])}. JSON."},
@@ -76,11 +76,7 @@ def contexts(*outputs: str) -> list[StepContext]:
 def scores(correctness: int, completeness: int, **kwargs) -> Reply:
     content = {
         "reasoning": kwargs.pop("reasoning", f"scored {correctness}/{completeness}"),
-        "metric_scores": [
-            {"metric": "correctness", "score": correctness},
-            {"metric": "completeness", "score": completeness},
-            *kwargs.pop("extra", []),
-        ],
+        "metric_scores": {"correctness": correctness, "completeness": completeness, **kwargs.pop("extra", {})},
         "failure_code": kwargs.pop("failure_code", None),
         "confidence": kwargs.pop("confidence", 0.8),
     }
@@ -114,7 +110,8 @@ def test_valid_reply_becomes_a_judgment_with_usage_and_cost():
         [j] = judge_all([server], contexts("The answer is 42."))
     assert j.score == 2.0 and j.metric_scores == {"correctness": 4.0, "completeness": 2.0}  # weakest metric
     assert (j.reason, j.confidence, j.error, j.assessed) == ("scored 4/2", 0.7, None, True)
-    assert (j.judge, j.model, j.rubric_version, j.step_id) == ("openai:gpt-4o-mini", "gpt-4o-mini", "1.0", "s0")
+    assert (j.judge, j.model, j.step_id) == ("openai:gpt-4o-mini", "gpt-4o-mini", "s0")
+    assert j.rubric_version.startswith("1.0+")  # the rubric's version and a fingerprint of its reply schema
     assert j.usage == Usage(input_tokens=1000, output_tokens=200)
     assert j.cost_usd == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
     assert j.details["latency_s"] >= 0 and "price_unknown" not in j.details
@@ -126,17 +123,27 @@ def test_valid_reply_becomes_a_judgment_with_usage_and_cost():
 @pytest.mark.parametrize(
     ("reply", "code"),
     [
-        (scores(2, 1, failure_code="E2.1"), "E2.1"),
+        (scores(2, 1, failure_code="I1.1"), "I1.1"),
         (scores(2, 1, failure_code="I1.1 ungrounded_claim"), "I1.1"),
-        (scores(2, 1, failure_code="Z9.9"), None),  # not in the taxonomy
-        (scores(2, 1, failure_code="tool error"), None),
-        (scores(4, 3, failure_code="E2.1"), None),  # passing score: no failure code
+        (scores(2, 1, failure_code="i1.1"), "I1.1"),
+        (scores(2, 1, failure_code="tool error"), None),  # names no code: null
+        (scores(4, 3, failure_code="I1.1"), None),  # passing score: no failure code
     ],
 )
-def test_failure_code_only_for_low_scores_and_known_codes(reply, code):
+def test_failure_code_only_for_low_scores(reply, code):
     with FakeOpenAIServer([reply]) as server:
         [j] = judge_all([server], contexts("x"))
     assert j.failure_code == code
+
+
+@pytest.mark.parametrize("code", ["E2.1", "Z9.9"])  # an EXEC code on a SYNTH step; a code of no taxonomy
+def test_a_code_outside_the_step_types_enum_is_an_invalid_reply(code):
+    with FakeOpenAIServer(responder=lambda request: scores(2, 1, failure_code=code)) as server:
+        [j] = judge_all([server], contexts("x"))
+    assert server.request_count == 2 and j.score is None
+    assert "invalid reply twice: failure_code" in j.error
+    schema = server.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["failure_code"]["anyOf"][0]["enum"] == ["I1.1", "I2.1"]  # SYNTH's codes only
 
 
 def test_unknown_model_price_costs_nothing_and_is_flagged():
@@ -156,7 +163,7 @@ def test_prices_by_family_and_overrides():
 
 
 def test_extra_metrics_are_ignored_and_missing_ones_are_retried_then_a_judge_error():
-    with FakeOpenAIServer([scores(3, 3, extra=[{"metric": "style", "score": 1}])]) as server:
+    with FakeOpenAIServer([scores(3, 3, extra={"style": 1})]) as server:
         [j] = judge_all([server], contexts("x"))
     assert j.metric_scores == {"correctness": 3.0, "completeness": 3.0} and j.score == 3.0
 
@@ -164,7 +171,7 @@ def test_extra_metrics_are_ignored_and_missing_ones_are_retried_then_a_judge_err
     with FakeOpenAIServer([only_one, only_one]) as server:
         [j] = judge_all([server], contexts("x"))
     assert server.request_count == 2
-    assert j.score is None and "no score for metric(s): completeness" in j.error
+    assert j.score is None and "metric_scores.completeness: Field required" in j.error
 
 
 FAULTS = {
@@ -187,7 +194,7 @@ def test_no_fault_ever_yields_a_score(fault):
         [j] = judge_all([server], contexts("x"), tier_options={"timeout_s": 0.2, "max_retries": 0} if fault == "hang" else None)
     assert j.score is None and j.error and "\n" not in j.error
     assert j.error.startswith("judge model failed on 1 tier(s): gpt-4o-mini@127.0.0.1:")
-    assert j.judge == "openai:gpt-4o-mini" and j.rubric_version == "1.0" and not j.cached
+    assert j.judge == "openai:gpt-4o-mini" and j.rubric_version.startswith("1.0+") and not j.cached
 
 
 def test_tier_fallback_when_the_first_tier_is_down():
@@ -210,11 +217,11 @@ def test_multi_judge_takes_metric_medians_and_reports_disagreement():
 
 
 def test_multi_judge_spreads_samples_over_tiers():
-    with FakeOpenAIServer([scores(1, 1, failure_code="E2.1")]) as a, FakeOpenAIServer([scores(3, 1, failure_code="P2.1")]) as b:
+    with FakeOpenAIServer([scores(1, 1, failure_code="I1.1")]) as a, FakeOpenAIServer([scores(3, 1, failure_code="I2.1")]) as b:
         [j] = judge_all([a, b], contexts("x"), models=["gpt-4o", "gpt-4o-mini"], samples=2)
     assert (a.request_count, b.request_count) == (1, 1)
     assert j.model == "gpt-4o+gpt-4o-mini" and j.score == 1.0 and j.details["disagreement"] == 0
-    assert j.failure_code == "E2.1"  # a tie between the samples' codes goes to the representative sample
+    assert j.failure_code == "I1.1"  # a tie between the samples' codes goes to the representative sample
     assert j.cost_usd > 0 and "price_unknown" not in j.details
 
 

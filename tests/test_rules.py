@@ -92,7 +92,7 @@ def judge_one(step: Step, tools: list[Tool] | None = None) -> Judgment:
 
 
 def test_is_a_judge():
-    judge_ = build(None, None)
+    judge_ = build()
     assert isinstance(judge_, RulesJudge) and isinstance(judge_, Judge) and judge_.name == "rules"
 
 

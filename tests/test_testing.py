@@ -96,3 +96,43 @@ def test_close_releases_a_hung_request():
             raise AssertionError("a hung request must not be answered")
         except (http.client.HTTPException, OSError):
             pass
+
+
+def test_schema_filler_gives_random_values_valid_for_any_schema():
+    import random
+
+    import jsonschema
+    from openai.lib._pydantic import to_strict_json_schema
+
+    from agenteval.judges.reply import answers_model, judgment_model
+    from agenteval.models import StepType
+    from agenteval.testing import fill_schema
+
+    schemas = [
+        to_strict_json_schema(judgment_model(StepType.PLAN, ["covers_goal", "sensible_order"], ["P1.1", "P2.1"])),
+        to_strict_json_schema(answers_model([("q1", ("yes", "no"), "?"), ("q2", ("a", "b", "c"), "?")])),
+        {"type": "object", "required": ["n", "tags", "maybe", "pick", "ref"],
+         "properties": {"n": {"type": "integer", "minimum": 3, "maximum": 4},
+                        "x": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                        "tags": {"type": "array", "items": {"type": "string", "maxLength": 3}, "minItems": 2},
+                        "maybe": {"type": ["string", "null"]}, "pick": {"const": "fixed"},
+                        "ref": {"$ref": "#/$defs/flag"}},
+         "$defs": {"flag": {"anyOf": [{"type": "boolean"}, {"type": "null"}]}}, "additionalProperties": False},
+    ]
+    rng = random.Random(7)
+    for schema in schemas:
+        values = [fill_schema(schema, rng) for _ in range(40)]
+        for value in values:
+            jsonschema.validate(value, schema)
+        assert len({json.dumps(v, sort_keys=True) for v in values}) > 5  # random, not one fixed answer
+
+
+def test_schema_filler_answers_json_object_requests_from_the_prompts_template():
+    from agenteval.testing import schema_filler
+
+    respond = schema_filler(3)
+    prompt = 'Data: {"order": 1}\nReply with: {"q1": "yes"|"no", "q2": "get_weather"|"search_web", "c": <0.0-1.0>}'
+    answers = [respond({"messages": [{"role": "user", "content": prompt}], "response_format": {"type": "json_object"}})
+               for _ in range(20)]
+    assert all(a["q1"] in ("yes", "no") and a["q2"] in ("get_weather", "search_web") and 0 <= a["c"] <= 1 for a in answers)
+    assert {a["q1"] for a in answers} == {"yes", "no"}

@@ -36,6 +36,7 @@ def bench_command(
 ) -> None:
     """Measure agreement with human labels on a labeled dataset: recall, FPR, kappa, root-cause accuracy."""
     from agenteval.benchmark import bench_suite
+    from agenteval.evaluate import judge_options
     from agenteval.judges.registry import build_judge
     from agenteval.reports.bench_table import render_bench
     from agenteval.store import open_store
@@ -47,7 +48,7 @@ def bench_command(
             judge_name = "oracle (human labels)" if oracle else "rules"
         else:
             with open_store(settings.db) as store:
-                chosen = build_judge(settings, cache=store if settings.cache else None)
+                chosen = build_judge(**judge_options(settings), cache=store if settings.cache else None)
                 reports = bench_suite(directory, dataset, judge=chosen, modes=mode, algorithm=algorithm, thresholds=settings.thresholds, limit=limit, cascade=cascade)
             judge_name = chosen.name
     if as_json:
@@ -78,6 +79,7 @@ def calibrate_command(
     from agenteval.calibrate import calibrate
     from agenteval.config import write_thresholds
     from agenteval.datasets import load_dataset
+    from agenteval.evaluate import judge_options
     from agenteval.judges.registry import build_judge
     from agenteval.store import open_store
 
@@ -85,7 +87,7 @@ def calibrate_command(
         settings = _settings(db=db, judge=judge, model=model, base_url=base_url)
         labeled = load_dataset(dataset, directory)
         with open_store(settings.db) as store:
-            chosen = build_judge(settings, cache=store if settings.cache else None)
+            chosen = build_judge(**judge_options(settings), cache=store if settings.cache else None)
             judgments = judge_labeled(labeled, chosen)
         result = calibrate(labeled, judgments, max_fpr=max_fpr)
         if not dry_run:

@@ -2,7 +2,8 @@
 
 A check is decided here when the trace itself settles it: whether the chosen tool is in the catalog,
 whether the arguments satisfy the tool's JSON Schema, whether the call recorded an error or timeout,
-whether a result, plan or answer is empty, whether the tool was used before. ``decide`` returns
+whether a result, plan or answer is empty, whether the tool was used before, and what the rules
+judge proves about an answer (numbers no tool returned, success claimed after a failure). ``decide`` returns
 None for the checks only a model can answer; ``agenteval.judges.checklist`` asks those.
 """
 
@@ -16,7 +17,7 @@ from functools import cached_property
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
 from agenteval.judges._numbers import texts_in
 from agenteval.judges.base import StepContext
-from agenteval.models import Step, StepType
+from agenteval.models import Judgment, Step, StepType
 from agenteval.rubrics import Check
 
 
@@ -83,6 +84,22 @@ class Facts:
         if not self.ctx.trace.tools or self.chosen_tool is None:
             return None
         return self.ctx.trace.tool(self.chosen_tool) is not None
+
+    @cached_property
+    def _rules(self) -> Judgment:
+        from agenteval.judges.rules import judge_step_sync
+
+        return judge_step_sync(self.ctx)
+
+    @property
+    def rules_code(self) -> str | None:
+        """The failure code the rules judge proves for this step, if any."""
+        return self._rules.failure_code if self._rules.assessed else None
+
+    @property
+    def rules_reason(self) -> str:
+        """The rules judge's reason."""
+        return self._rules.reason
 
     @cached_property
     def empty_output(self) -> bool:
@@ -155,15 +172,37 @@ def _tool_matches_need(facts: Facts) -> Decision | None:
     return None
 
 
-def _tool_repeats_call(facts: Facts) -> Decision | None:
-    # Only a model can tell "same purpose"; but with no earlier use of the tool the answer is no.
+def _tool_call_new(facts: Facts) -> Decision | None:
+    # Only a model can tell "same purpose"; but with no earlier use of the tool the call is new.
     name = facts.chosen_tool
     if name is None:
         return None
     earlier = facts.ctx.trace.steps[: facts.ctx.dag.position(facts.step.id)]
     if any(_uses(s, name) for s in earlier):
         return None
-    return Decision("no", f"no earlier step used {name}")
+    return Decision("yes", f"no earlier step used {name}")
+
+
+def _plan_uses_listed_tools(facts: Facts) -> Decision | None:
+    if not facts.ctx.trace.tools:
+        return Decision(None, "the trace lists no tools", applies=False)
+    return None
+
+
+def _answer_facts_sourced(facts: Facts) -> Decision | None:
+    # The rules judge proves numbers no tool returned; anything else is the model's to read.
+    if facts.rules_code == "I1.1":
+        return Decision("no", facts.rules_reason, "I1.1")
+    return None
+
+
+def _answer_honest_about_failures(facts: Facts) -> Decision | None:
+    if facts.rules_code == "I1.2":
+        return Decision("no", facts.rules_reason, "I1.2")
+    earlier = facts.ctx.trace.steps[: facts.ctx.dag.position(facts.step.id)]
+    if not any(s.type is StepType.EXEC and s.failed_in_trace for s in earlier):
+        return Decision("yes", "no tool call failed before this answer")
+    return None
 
 
 def _uses(step: Step, name: str) -> bool:
@@ -199,13 +238,16 @@ def _exec_has_data(facts: Facts) -> Decision | None:
 _DECIDERS: dict[tuple[StepType, str], Callable[[Facts], Decision | None]] = {
     (StepType.TOOLSEL, "tool_in_catalog"): _tool_in_catalog,
     (StepType.TOOLSEL, "tool_matches_need"): _tool_matches_need,
-    (StepType.TOOLSEL, "tool_repeats_call"): _tool_repeats_call,
+    (StepType.TOOLSEL, "tool_call_new"): _tool_call_new,
+    (StepType.PLAN, "plan_uses_listed_tools"): _plan_uses_listed_tools,
     (StepType.PARAMGEN, "args_required_present"): _schema_check("required", "no"),
     (StepType.PARAMGEN, "args_types_match"): _schema_check("types", "no"),
-    (StepType.PARAMGEN, "args_unknown_name"): _schema_check("unknown", "yes"),
+    (StepType.PARAMGEN, "args_known_names"): _schema_check("unknown", "no"),
     (StepType.PARAMGEN, "args_format_ok"): _schema_check("format", "no"),
     (StepType.EXEC, "exec_no_error"): _exec_no_error,
     (StepType.EXEC, "exec_has_data"): _exec_has_data,
+    (StepType.SYNTH, "answer_facts_sourced"): _answer_facts_sourced,
+    (StepType.SYNTH, "answer_honest_about_failures"): _answer_honest_about_failures,
 }
 
 _EMPTY_WORD = {StepType.PLAN: "plan", StepType.SYNTH: "answer"}
@@ -213,7 +255,7 @@ _EMPTY_WORD = {StepType.PLAN: "plan", StepType.SYNTH: "answer"}
 _EMPTY: dict[tuple[StepType, str], str] = {
     (StepType.PLAN, "plan_has_actions"): "no",
     (StepType.PLAN, "plan_covers_all_requests"): "no",
-    (StepType.SYNTH, "answer_empty_or_promise"): "yes",
+    (StepType.SYNTH, "answer_gives_result"): "no",
     (StepType.SYNTH, "answer_all_parts"): "no",
     (StepType.SYNTH, "answer_on_task"): "no",
 }

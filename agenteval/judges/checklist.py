@@ -2,12 +2,16 @@
 
 Small local judges give plainly wrong steps a 5 when asked for a holistic score, yet answer narrow
 questions well. Each rubric metric lists atomic checks: yes/no questions, or a choice among names
-("which tool fits this need?"). This judge asks each check as its own request, with the answer
-constrained by a JSON schema (an enum, so a grammar-capable server can only emit a valid answer),
-and lets code do every comparison code can do: the chosen tool against the tool the model picked
-with the step's decision hidden, arguments against the tool's JSON Schema, the call's recorded
-status (those decisions live in ``agenteval.judges._checklist_code``). A metric scores
-``1 + 4 * weighted pass fraction``; the step scores its weakest metric.
+("which tool fits this need?"). Code decides every check it can (the chosen tool against the
+catalog and against the tool the model picked with the step's decision hidden, arguments against
+the tool's JSON Schema, the call's recorded status, what the rules judge proves about an answer;
+see ``agenteval.judges._checklist_code``). The rest go to the model: by default all of a step's
+questions in one request whose reply schema has one required enum property per question (a choice
+question, which hides the step's decision, goes in a request of its own); with ``batch=False`` one
+request per question. Either way every request about a step type shares one short static system
+prompt, and the requests about one step share their data, so a server's prompt cache keeps both.
+A metric scores ``1 + 4 * weighted pass fraction``, or 1 when code proves one of its checks failed;
+the step scores its weakest metric.
 """
 
 from __future__ import annotations
@@ -17,22 +21,29 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Literal, get_args
-
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from typing import Any
 
 from agenteval.errors import AgentEvalError, JudgeError
+from agenteval.judges import injection
 from agenteval.judges._checklist_code import Decision, Facts, decide
+from agenteval.judges._prompt_data import Fence
 from agenteval.judges.base import JudgmentCache, StepContext
 from agenteval.judges.evidence import not_assessable
 from agenteval.judges.llm import CallNotStarted, JsonReply, LLMClient
-from agenteval.judges.llm_judge import DEFAULT_PRICES, NOT_JUDGED_MAX_COST, CostBudget, cost_usd
-from agenteval.judges.prompt import build_check_messages, check_choices
-from agenteval.models import Judgment, Usage
+from agenteval.judges.llm_judge import (
+    DEFAULT_PRICES,
+    NOT_JUDGED_MAX_COST,
+    CostBudget,
+    cache_messages,
+    cost_usd,
+    slot_key,
+)
+from agenteval.judges.prompt import build_checklist_messages, check_choices
+from agenteval.judges.reply import answers_model, contract_version, schema_fingerprint
+from agenteval.models import Judgment, StepType, Usage
 from agenteval.rubrics import Check, Metric, Rubric, RubricSet
 
-CHECKLIST_VERSION = "1"
+CHECKLIST_VERSION = "2"
 """Part of every cache key: bump it when the way answers become scores changes."""
 
 #: Failure code of a failing metric of the bundled rubrics.
@@ -45,45 +56,11 @@ METRIC_CODES: dict[str, str] = {
 }
 #: Checks of the bundled rubrics whose failure is more specific than their metric's code.
 CHECK_CODES: dict[str, str] = {
-    "plan_keeps_constraints": "P1.2", "plan_off_goal": "P1.1",
-    "tool_in_catalog": "P3.1", "tool_repeats_call": "P3.3",
-    "answer_false_success": "I1.2",
+    "plan_keeps_constraints": "P1.2", "plan_on_goal": "P1.1",
+    "tool_in_catalog": "P3.1", "tool_call_new": "P3.3",
+    "answer_honest_about_failures": "I1.2",
 }
 _MAX_LISTED = 5  # failed checks named in a reason
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    @field_validator("answer", mode="before", check_fields=False)
-    @classmethod
-    def _normalise(cls, value: Any) -> Any:
-        # Without a schema, small models write "Yes." or "`get_weather`"; map those to the option.
-        if not isinstance(value, str):
-            return value
-        text = value.strip().strip("\"'`.").strip()
-        options = get_args(cls.model_fields["answer"].annotation)
-        return next((o for o in options if o.lower() == text.lower()), value)
-
-
-class YesNoAnswer(_Answer):
-    """The answer to a yes/no question about the step."""
-
-    answer: Literal["yes", "no"] = Field(description="yes or no.")
-
-
-@lru_cache(maxsize=64)
-def choice_model(choices: tuple[str, ...]) -> type[BaseModel]:
-    """A reply model whose ``answer`` must be one of ``choices`` (an enum in its JSON schema).
-
-    Cached per choice list, so the client's schema cache is hit for every step of a trace.
-    """
-    return create_model(
-        "ChoiceAnswer",
-        __base__=_Answer,
-        __doc__="The one choice that answers the question.",
-        answer=(Literal[choices], Field(description="Exactly one of the listed choices.")),  # type: ignore[valid-type]
-    )
 
 
 @dataclass
@@ -95,7 +72,7 @@ class _Item:
     choices: tuple[str, ...]
     target: str | None  # the step's own decision a choice is compared with
     decided: Decision | None
-    messages: list[dict[str, str]] | None
+    key: str | None = None  # the reply key (q1, q2, ...) of a check the model answers
     answer: str | None = None
     passed: bool | None = None
     code: str | None = None
@@ -107,6 +84,15 @@ class _Item:
         wanted = self.check.pass_answer if self.check.kind == "yes_no" else self.target
         self.passed = answer is not None and answer == wanted
         self.code = (self.decided.code if self.decided else None) or CHECK_CODES.get(self.check.id)
+
+
+@dataclass
+class _Request:
+    """One model request about a step: its messages, its reply schema and the checks it answers."""
+
+    messages: list[dict[str, str]]
+    schema: type[Any]
+    items: list[_Item]
 
 
 @dataclass
@@ -127,16 +113,18 @@ class _Spend:
 
 
 class ChecklistJudge:
-    """Judges each step by asking its rubric's checks one at a time, and scores them in code.
+    """Judges each step by its rubric's narrow checks, and scores them in code.
 
     Args:
         client: The model client (tiers, concurrency, retries).
         rubrics: Rubrics by step type; their metrics' ``checks`` are asked.
-        cache: Where judgments are cached, keyed on models, rubric, mode and every check's prompt.
+        cache: Where judgments are cached, keyed on models, rubric, mode and every request's prompt.
         prices: USD per 1M (input, output) tokens by model; defaults to ``DEFAULT_PRICES``.
         budget: Stops new calls once reached; later steps come back not judged.
         taxonomy_codes: Failure codes the judge may assign, as codes or (code, slug) pairs; other
             codes are never set. None allows any code.
+        batch: Ask all of a step's model questions in one request (a choice question apart); False
+            asks each in its own request.
     """
 
     def __init__(
@@ -148,77 +136,58 @@ class ChecklistJudge:
         prices: Mapping[str, tuple[float, float]] | None = None,
         budget: CostBudget | None = None,
         taxonomy_codes: Iterable[str | tuple[str, str]] | None = None,
+        batch: bool = True,
     ) -> None:
         self.client = client
         self.rubrics = rubrics
         self.cache = cache
         self.prices = DEFAULT_PRICES if prices is None else prices
         self.budget = budget
+        self.batch = batch
         self._known_codes = (
             frozenset(c if isinstance(c, str) else c[0] for c in taxonomy_codes) if taxonomy_codes is not None else None
         )
+        self._versions: dict[StepType, str] = {}
         self.name = f"openai:{client.tiers[0].model}"
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
-        """Judge one step. Never raises for a per-step problem: failures come back as judge errors."""
-        missing = not_assessable(ctx.step, self.name)
-        if missing is not None:
-            return missing  # nothing to show the model
-        step_id = ctx.step.id
-        try:
-            rubric = self.rubrics.for_type(ctx.step.type)
-            items = _items(rubric, ctx)
-        except AgentEvalError as exc:
-            return Judgment(step_id=step_id, judge=self.name, error=str(exc))
-        asked = [item for item in items if item.messages is not None]
-        key = self.cache_key(rubric, items)
-        if self.cache is not None and asked:
-            hit = self.cache.cache_get(key)
-            if hit is not None:
-                details = {**hit.details, "cached_cost_usd": hit.cost_usd}
-                return hit.model_copy(update={"step_id": step_id, "cached": True, "cost_usd": 0.0, "details": details})
-        if asked and self.budget is not None and self.budget.exhausted:
-            return self._not_judged(step_id, rubric, _Spend())
+        """Judge one step. Never raises for a per-step problem: failures come back as judge errors.
 
-        outcomes = await asyncio.gather(*(self._ask(item) for item in asked))
-        spend = self._spend(outcomes)
-        errors = [(item, o.error) for item, o in zip(asked, outcomes, strict=True) if o.error is not None]
-        if errors:
-            item, error = errors[0]
-            more = f" (and {len(errors) - 1} more check(s) failed)" if len(errors) > 1 else ""
-            return Judgment(
-                step_id=step_id, judge=f"openai:{self._model(spend)}", error=f"check '{item.check.id}': {error}{more}",
-                rubric_version=rubric.version, model=self._model(spend), usage=spend.usage, cost_usd=spend.cost,
+        A step whose text addresses the judge (see ``agenteval.judges.injection``) is flagged.
+        """
+        return injection.flag(await self._judge(ctx), ctx)
+
+    def contract(self, rubric: Rubric) -> str:
+        """The rubric version judgments record: the rubric's, plus a fingerprint of the rubric, this
+        judge's way of asking (batched or not) and the reply schema of all the rubric's checks."""
+        if rubric.step_type not in self._versions:
+            every = [(c, ("<choice>",) if c.kind == "choice" else ("yes", "no")) for m in rubric.metrics for c in m.checks]
+            schema = _schema([(c, options) for c, options in every])
+            mode = f"checklist-{CHECKLIST_VERSION}-{'batch' if self.batch else 'single'}"
+            self._versions[rubric.step_type] = contract_version(
+                rubric.version, rubric.fingerprint, [mode, schema_fingerprint(schema)]
             )
-        if any(o.stopped for o in outcomes):
-            return self._not_judged(step_id, rubric, spend)
-        for item in items:
-            if item.messages is None:
-                assert item.decided is not None
-                item.settle(item.decided.answer)
-        for item, outcome in zip(asked, outcomes, strict=True):
-            assert outcome.reply is not None
-            item.settle(outcome.reply.value.model_dump()["answer"])
-        judgment = self._combine(step_id, rubric, items, spend)
-        if self.cache is not None and asked:
-            self.cache.cache_put(key, judgment)
-        return judgment
+        return self._versions[rubric.step_type]
 
-    def cache_key(self, rubric: Rubric, items: list[_Item]) -> str:
-        """The cache key of a step: judge models, rubric version and fingerprint, mode, every check."""
+    def cache_key(self, rubric: Rubric, items: list[_Item], requests: list[_Request], fence: Fence) -> str:
+        """The cache key of a step: judge models, rubric contract, every check and every request."""
         checks = [
-            {"id": i.check.id, "target": i.target, "messages": i.messages,
+            {"id": i.check.id, "target": i.target, "key": i.key,
              "decided": [i.decided.answer, i.decided.note, i.decided.code, i.decided.applies] if i.decided else None}
             for i in items
+        ]
+        asked = [
+            {"messages": cache_messages(r.messages, fence), "schema": schema_fingerprint(r.schema)} for r in requests
         ]
         payload = {
             "mode": "checklist",
             "checklist_version": CHECKLIST_VERSION,
             "models": [tier.model for tier in self.client.tiers],
-            "rubric_version": rubric.version,
+            "rubric_version": self.contract(rubric),
             "rubric_fingerprint": rubric.fingerprint,
             "codes": sorted(self._known_codes) if self._known_codes is not None else None,
             "checks": checks,
+            "requests": asked,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -228,17 +197,63 @@ class ChecklistJudge:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    async def _ask(self, item: _Item) -> _Asked:
+    async def _judge(self, ctx: StepContext) -> Judgment:
+        missing = not_assessable(ctx.step, self.name)
+        if missing is not None:
+            return missing  # nothing to show the model
+        step_id = ctx.step.id
+        fence = Fence.new()
+        try:
+            rubric = self.rubrics.for_type(ctx.step.type)
+            items = _items(rubric, ctx)
+            requests = _requests(rubric, ctx, items, fence, batch=self.batch)
+        except AgentEvalError as exc:
+            return Judgment(step_id=step_id, judge=self.name, error=str(exc))
+        version = self.contract(rubric)
+        key = self.cache_key(rubric, items, requests, fence)
+        if self.cache is not None and requests:
+            hit = self.cache.cache_get(key)
+            if hit is not None:
+                details = {**hit.details, "cached_cost_usd": hit.cost_usd}
+                return hit.model_copy(update={"step_id": step_id, "cached": True, "cost_usd": 0.0, "details": details})
+        if requests and self.budget is not None and self.budget.exhausted:
+            return self._not_judged(step_id, version, _Spend())
+
+        slot = slot_key(ctx.step.type)
+        outcomes = await asyncio.gather(*(self._ask(request, slot) for request in requests))
+        spend = self._spend(outcomes)
+        errors = [(r, o.error) for r, o in zip(requests, outcomes, strict=True) if o.error is not None]
+        if errors:
+            request, error = errors[0]
+            ids = ", ".join(f"'{i.check.id}'" for i in request.items)
+            more = f" (and {len(errors) - 1} more request(s) failed)" if len(errors) > 1 else ""
+            return Judgment(
+                step_id=step_id, judge=f"openai:{self._model(spend)}",
+                error=f"check{'s' if len(request.items) > 1 else ''} {ids}: {error}{more}",
+                rubric_version=version, model=self._model(spend), usage=spend.usage, cost_usd=spend.cost,
+            )
+        if any(o.stopped for o in outcomes):
+            return self._not_judged(step_id, version, spend)
+        for item in items:
+            if item.decided is not None:
+                item.settle(item.decided.answer)
+        for request, outcome in zip(requests, outcomes, strict=True):
+            assert outcome.reply is not None
+            answers = outcome.reply.value.answers()
+            for item in request.items:
+                item.settle(answers[item.key])
+        judgment = self._combine(step_id, rubric, version, items, spend, len(requests))
+        if self.cache is not None and requests:
+            self.cache.cache_put(key, judgment)
+        return judgment
+
+    async def _ask(self, request: _Request, slot: int) -> _Asked:
         if self.budget is not None and self.budget.exhausted:
             return _Asked(stopped=True)
-        assert item.messages is not None
-        if item.check.kind == "yes_no":
-            schema: type[BaseModel] = YesNoAnswer
-        else:
-            schema = choice_model(item.choices)
         try:
             reply = await self.client.complete_json(
-                item.messages, schema, proceed=lambda: self.budget is None or not self.budget.exhausted
+                request.messages, request.schema, slot=slot,
+                proceed=lambda: self.budget is None or not self.budget.exhausted,
             )
         except CallNotStarted:
             return _Asked(stopped=True)
@@ -266,20 +281,25 @@ class ChecklistJudge:
     def _model(self, spend: _Spend) -> str:
         return "+".join(spend.models) or self.client.tiers[0].model
 
-    def _combine(self, step_id: str, rubric: Rubric, items: list[_Item], spend: _Spend) -> Judgment:
+    def _combine(
+        self, step_id: str, rubric: Rubric, version: str, items: list[_Item], spend: _Spend, requests: int
+    ) -> Judgment:
         metric_scores: dict[str, float] = {}
         for metric in rubric.metrics:
             counted = [i for i in items if i.metric is metric and i.passed is not None]
             total = sum(i.check.weight for i in counted)
             if counted and total > 0:
                 passed = sum(i.check.weight for i in counted if i.passed)
-                metric_scores[metric.name] = round(1 + 4 * passed / total, 4)
-        details: dict[str, Any] = {"mode": "checklist", "checks": [_detail(i) for i in items]}
+                # A failure the trace proves (code found it and names its code) fails the metric
+                # outright: no number of passing questions may outweigh it.
+                proven = any(i.passed is False and i.decided is not None and i.decided.code for i in counted)
+                metric_scores[metric.name] = 1.0 if proven else round(1 + 4 * passed / total, 4)
+        details: dict[str, Any] = {"mode": "checklist", "requests": requests, "checks": [_detail(i) for i in items]}
         details["latency_s"] = round(spend.latency_s, 3)
         if spend.unpriced:
             details["price_unknown"] = sorted(spend.unpriced)
         common = {
-            "step_id": step_id, "judge": f"openai:{self._model(spend)}", "rubric_version": rubric.version,
+            "step_id": step_id, "judge": f"openai:{self._model(spend)}", "rubric_version": version,
             "model": self._model(spend), "usage": spend.usage, "cost_usd": spend.cost, "details": details,
         }
         if not metric_scores:
@@ -301,7 +321,7 @@ class ChecklistJudge:
         order = {m.name: n for n, m in enumerate(rubric.metrics)}
         failed = sorted(
             (i for i in items if i.passed is False),
-            key=lambda i: (metric_scores[i.metric.name], order[i.metric.name], i.messages is not None, -i.check.weight),
+            key=lambda i: (metric_scores[i.metric.name], order[i.metric.name], i.decided is None, -i.check.weight),
         )
         for item in failed:
             for code in (item.code, METRIC_CODES.get(item.metric.name)):
@@ -309,10 +329,10 @@ class ChecklistJudge:
                     return code
         return None
 
-    def _not_judged(self, step_id: str, rubric: Rubric, spend: _Spend) -> Judgment:
+    def _not_judged(self, step_id: str, version: str, spend: _Spend) -> Judgment:
         return Judgment(
             step_id=step_id, judge=self.name, assessed=False, reason="not judged: --max-cost reached",
-            rubric_version=rubric.version, usage=spend.usage, cost_usd=spend.cost,
+            rubric_version=version, usage=spend.usage, cost_usd=spend.cost,
             details={"not_judged": NOT_JUDGED_MAX_COST, "mode": "checklist"},
         )
 
@@ -320,17 +340,38 @@ class ChecklistJudge:
 # ---- planning the checks ---------------------------------------------------------------------
 
 def _items(rubric: Rubric, ctx: StepContext) -> list[_Item]:
-    """Every check of the rubric, decided by code where code can, else with its prompt ready."""
+    """Every check of the rubric, decided by code where code can."""
     facts = Facts(ctx)
     items = []
     for metric in rubric.metrics:
         for check in metric.checks:
             choices = tuple(dict.fromkeys(check_choices(check, ctx)))
             target = facts.chosen_tool if check.kind == "choice" else None
-            decided = decide(check, choices, target, facts)
-            messages = None if decided else build_check_messages(check, rubric, ctx, choices)
-            items.append(_Item(metric, check, choices, target, decided, messages))
+            items.append(_Item(metric, check, choices, target, decide(check, choices, target, facts)))
     return items
+
+
+def _requests(rubric: Rubric, ctx: StepContext, items: list[_Item], fence: Fence, *, batch: bool) -> list[_Request]:
+    """The model requests for the checks code left open, each item given its reply key."""
+    pending = [item for item in items if item.decided is None]
+    if batch:
+        # A choice hides the step's decision, which the yes/no questions need to see.
+        groups = [g for g in ([i for i in pending if i.check.kind != "choice"],
+                              [i for i in pending if i.check.kind == "choice"]) if g]
+    else:
+        groups = [[item] for item in pending]
+    requests = []
+    for group in groups:
+        questions = [(item.check, item.choices) for item in group]
+        for index, item in enumerate(group, 1):
+            item.key = f"q{index}"
+        messages = build_checklist_messages(rubric, ctx, questions, fence=fence)
+        requests.append(_Request(messages, _schema(questions), group))
+    return requests
+
+
+def _schema(questions: list[tuple[Check, tuple[str, ...]]]) -> type[Any]:
+    return answers_model([(f"q{i}", options, check.question) for i, (check, options) in enumerate(questions, 1)])
 
 
 # ---- reporting -------------------------------------------------------------------------------
@@ -344,7 +385,7 @@ def _detail(item: _Item) -> dict[str, Any]:
         "answer": item.answer,
         "passed": item.passed,
         "weight": item.check.weight,
-        "decided_by": "model" if item.messages is not None else "code",
+        "decided_by": "model" if item.decided is None else "code",
     }
     if item.check.kind == "choice":
         detail["step_choice"] = item.target

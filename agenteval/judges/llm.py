@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agenteval.errors import ConfigError, JudgeError
 from agenteval.models import Usage
@@ -33,42 +33,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 ResponseMode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[ResponseMode, ...] = ("json_schema", "json_object", "text")
-
-
-class MetricScore(BaseModel):
-    """The score of one rubric metric."""
-
-    metric: str = Field(description="Name of the rubric metric.")
-    score: int = Field(ge=1, le=5, description="1 (fails the metric) to 5 (fully meets it).")
-
-
-class JudgeReply(BaseModel):
-    """What the judge answers about one step; the reasoning comes first so the scores follow from it."""
-
-    # This docstring and the field descriptions are sent to the model inside the JSON schema. Scores
-    # are a list of {metric, score} items, not a mapping, because strict structured outputs need every
-    # object's keys known in advance.
-    reasoning: str = Field(description="Step-by-step reasoning about the step, written before any score.")
-    metric_scores: list[MetricScore] = Field(description="One score per rubric metric.")
-    failure_code: str | None = Field(
-        None, description="Failure taxonomy code (e.g. E2.1) when the step fails, else null."
-    )
-    confidence: float = Field(ge=0, le=1, description="Confidence in this judgment, from 0 to 1.")
-
-    @field_validator("metric_scores", mode="before")
-    @classmethod
-    def _scores_from_mapping(cls, value: Any) -> Any:
-        # Models answering without a schema often write {"metric": score}; accept that too.
-        if isinstance(value, dict):
-            return [{"metric": name, "score": score} for name, score in value.items()]
-        return value
-
-    def scores(self) -> dict[str, int]:
-        """Metric name -> score; the first score wins when a metric is repeated."""
-        out: dict[str, int] = {}
-        for item in self.metric_scores:
-            out.setdefault(item.metric, item.score)
-        return out
 
 
 class Tier(BaseModel):
@@ -81,6 +45,9 @@ class Tier(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
     timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request, in seconds.")
     max_retries: int = Field(2, ge=0, description="Retries on 429, 5xx, timeouts and connection errors.")
+    llama_slots: int | None = Field(
+        None, ge=1, description="llama-server slots (-np): requests carry id_slot = slot key mod this, and cache_prompt."
+    )
 
     @property
     def label(self) -> str:
@@ -144,6 +111,7 @@ class LLMClient:
         validate: Callable[[T], None] | None = None,
         first_tier: int = 0,
         proceed: Callable[[], bool] | None = None,
+        slot: int | None = None,
     ) -> JsonReply:
         """Ask for a reply matching ``schema_model``, at temperature 0.
 
@@ -158,6 +126,9 @@ class LLMClient:
             proceed: Asked once a request slot is free, just before each request is sent; False
                 sends nothing more. Asking here, not before queueing for a slot, is what lets a cost
                 ceiling stop the calls that were already waiting.
+            slot: A key of the prompt's static prefix (e.g. the step type's index). On a tier with
+                ``llama_slots``, the request is pinned to llama-server slot ``slot % llama_slots``,
+                so prompts sharing a prefix meet the slot that has it cached.
 
         Returns:
             The parsed reply, the tokens used by the tier that answered, its model and the seconds
@@ -171,7 +142,7 @@ class LLMClient:
         failures = []
         for index in order:
             try:
-                return await self._complete_on(index, messages, schema_model, validate, proceed)
+                return await self._complete_on(index, messages, schema_model, validate, proceed, slot)
             except _TierFailed as failed:
                 log.info("judge tier %s failed: %s", self.tiers[index].label, failed)
                 failures.append(f"{self.tiers[index].label} ({failed})")
@@ -207,8 +178,16 @@ class LLMClient:
         schema_model: type[T],
         validate: Callable[[T], None] | None,
         proceed: Callable[[], bool] | None = None,
+        slot: int | None = None,
     ) -> JsonReply:
         tier = self.tiers[index]
+        # llama-server's own fields (what the openai client's extra_body would add): the slot that
+        # holds this prefix, and keep the prompt cached there. Other servers never see them.
+        pinned = (
+            {"id_slot": slot % tier.llama_slots, "cache_prompt": True}
+            if tier.llama_slots is not None and slot is not None
+            else {}
+        )
         client = self._client(index)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
@@ -228,7 +207,7 @@ class LLMClient:
                         response = await client.post(
                             "/chat/completions",
                             body={"model": tier.model, "messages": messages, "temperature": 0,
-                                  **_format_kwargs(mode, schema_model)},
+                                  **_format_kwargs(mode, schema_model), **pinned},
                             cast_to=ChatCompletion,
                         )
                     finally:

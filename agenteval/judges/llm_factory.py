@@ -1,17 +1,59 @@
-"""Builds the LLM judge a run's settings describe: tiers, shared client, rubrics, cache, budget."""
+"""Builds the LLM judge from plain options: tiers, shared client, rubrics, cache, budget."""
 
 from __future__ import annotations
 
-from agenteval.config import Settings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
 from agenteval.errors import ConfigError
 from agenteval.judges.base import Judge, JudgmentCache
 
 
-def build(settings: Settings, cache: JudgmentCache | None = None) -> Judge:
-    """The model judge for these settings (holistic or checklist mode).
+def build(
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    fallback: Sequence[Mapping[str, Any]] = (),
+    judge_mode: Literal["holistic", "checklist"] = "holistic",
+    samples: int = 1,
+    concurrency: int = 8,
+    timeout: float = 60.0,
+    max_retries: int = 3,
+    max_cost: float | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    rubrics: Path | None = None,
+    llama_slots: int | None = None,
+    checklist_batch: bool = True,
+    cache: JudgmentCache | None = None,
+    **_other_options: Any,
+) -> Judge:
+    """The model judge (holistic or checklist mode).
+
+    Args:
+        model: Judge model of the first tier.
+        base_url: Its OpenAI-compatible endpoint; None for OpenAI.
+        api_key_env: Environment variable holding its key.
+        fallback: Further tiers, each a mapping with ``model`` and optional ``base_url`` and
+            ``api_key_env``, tried in order when the first fails.
+        judge_mode: "holistic" (one 1-5 call per step) or "checklist" (narrow questions).
+        samples: Judgments per step in holistic mode (multi-judge median).
+        concurrency: Requests in flight at once, over all tiers.
+        timeout: Seconds per HTTP request.
+        max_retries: Retries on 429, 5xx, timeouts and connection errors.
+        max_cost: Stop new calls once this many USD are spent.
+        prices: USD per 1M (input, output) tokens by model, over the built-in table.
+        rubrics: Folder of rubric YAML files overriding the bundled ones.
+        llama_slots: The first tier is a llama.cpp ``llama-server`` started with this many slots
+            (``-np``): pin each step type to one slot so its static prompt prefix stays cached.
+        checklist_batch: In checklist mode, ask a step's questions in one request (else one each).
+        cache: Where judgments are cached, if anywhere.
+        **_other_options: Options meant for other judges (the registry passes every judge the same
+            options).
 
     Raises:
-        ConfigError: no judge model is configured.
+        ConfigError: no judge model.
         RubricError / TaxonomyError: the rubrics or taxonomy do not load.
     """
     from agenteval.judges.llm import LLMClient, Tier
@@ -19,26 +61,25 @@ def build(settings: Settings, cache: JudgmentCache | None = None) -> Judge:
     from agenteval.rubrics import load_rubrics
     from agenteval.taxonomy import load_taxonomy
 
-    if not settings.model:
+    if not model:
         raise ConfigError("the openai judge needs a model: pass --model or set AGENTEVAL_MODEL")
     tiers = [
-        Tier(model=settings.model, base_url=settings.base_url, api_key_env=settings.api_key_env,
-             timeout_s=settings.timeout, max_retries=settings.max_retries)
+        Tier(model=model, base_url=base_url, api_key_env=api_key_env, timeout_s=timeout, max_retries=max_retries,
+             llama_slots=llama_slots)
     ] + [
-        Tier(model=t.model, base_url=t.base_url, api_key_env=t.api_key_env,
-             timeout_s=settings.timeout, max_retries=settings.max_retries)
-        for t in settings.fallback
+        Tier(model=t["model"], base_url=t.get("base_url"), api_key_env=t.get("api_key_env") or "OPENAI_API_KEY",
+             timeout_s=timeout, max_retries=max_retries)
+        for t in fallback
     ]
-    client = LLMClient(tiers, concurrency=settings.concurrency)
-    rubrics = load_rubrics(settings.rubrics)
+    client = LLMClient(tiers, concurrency=concurrency)
+    rubric_set = load_rubrics(rubrics)
     codes = [(c.code, c.name) for c in load_taxonomy().codes()]
-    budget = CostBudget(settings.max_cost) if settings.max_cost is not None else None
-    prices = {**DEFAULT_PRICES, **settings.prices}
-    if settings.judge_mode == "checklist":
+    budget = CostBudget(max_cost) if max_cost is not None else None
+    price_table = {**DEFAULT_PRICES, **(prices or {})}
+    if judge_mode == "checklist":
         from agenteval.judges.checklist import ChecklistJudge
 
-        return ChecklistJudge(client, rubrics, cache=cache, prices=prices, budget=budget, taxonomy_codes=codes)
-    return LLMJudge(
-        client, rubrics, cache=cache if settings.cache else None, prices=prices,
-        samples=settings.samples, budget=budget, taxonomy_codes=codes,
-    )
+        return ChecklistJudge(client, rubric_set, cache=cache, prices=price_table, budget=budget, taxonomy_codes=codes,
+                              batch=checklist_batch)
+    return LLMJudge(client, rubric_set, cache=cache, prices=price_table, samples=samples, budget=budget,
+                    taxonomy_codes=codes)

@@ -18,10 +18,13 @@ from statistics import mean, median
 from typing import Any, Protocol
 
 from agenteval.errors import AgentEvalError, ConfigError, JudgeError
+from agenteval.judges import injection
+from agenteval.judges._prompt_data import Fence
 from agenteval.judges.base import JudgmentCache, StepContext
 from agenteval.judges.evidence import not_assessable
-from agenteval.judges.llm import CallNotStarted, JudgeReply, LLMClient
-from agenteval.models import Judgment, StepType, Usage
+from agenteval.judges.llm import CallNotStarted, LLMClient
+from agenteval.judges.reply import contract_version, judgment_model, schema_fingerprint
+from agenteval.models import JUDGED_TYPES, Judgment, StepType, Usage
 
 # USD per 1M (input, output) tokens: list prices when this was written. Pass ``prices=`` to override.
 # Snapshots such as gpt-4o-2024-08-06 match their family by prefix.
@@ -46,6 +49,8 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 NOT_JUDGED_MAX_COST = "max_cost"
+FENCE_PLACEHOLDER = "<fence>"
+"""Stands for a prompt's random fence code in cache keys, so an unchanged step still hits the cache."""
 _CODE = re.compile(r"^\s*([A-Z]\d+\.\d+)")
 
 
@@ -114,9 +119,19 @@ class CostBudget:
         self.spent_usd += usd
 
 
+def slot_key(step_type: StepType) -> int:
+    """The llama-server slot key of a step type: its prompts share a static prefix."""
+    return JUDGED_TYPES.index(step_type) if step_type in JUDGED_TYPES else len(JUDGED_TYPES)
+
+
+def cache_messages(messages: list[dict[str, Any]], fence: Fence) -> list[dict[str, Any]]:
+    """The messages as a cache key sees them: the random fence code replaced by a placeholder."""
+    return [{**m, "content": str(m.get("content", "")).replace(fence.token, FENCE_PLACEHOLDER)} for m in messages]
+
+
 @dataclass(frozen=True)
 class _Sample:
-    reply: JudgeReply
+    reply: Any
     scores: dict[str, int]
     model: str
     usage: Usage
@@ -136,8 +151,8 @@ class LLMJudge:
     Args:
         client: The model client (tiers, concurrency, retries).
         rubrics: Rubrics by step type.
-        build_messages: ``build_messages(rubric, ctx, taxonomy_codes=..., budget_tokens=...)`` returning
-            chat messages; defaults to ``agenteval.judges.prompt.build_messages``.
+        build_messages: ``build_messages(rubric, ctx, taxonomy_codes=..., fence=..., budget_tokens=...)``
+            returning chat messages; defaults to ``agenteval.judges.prompt.build_messages``.
         cache: Where judgments are cached by a key over model(s), rubric version and prompt.
         prices: USD per 1M (input, output) tokens by model; defaults to ``DEFAULT_PRICES``.
         samples: Judgments per step (multi-judge). Sample ``i`` starts at tier ``i`` (so N tiers give N
@@ -183,46 +198,27 @@ class LLMJudge:
         self._build_messages = build_messages
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
-        """Judge one step. Never raises for a per-step problem: failures come back as judge errors."""
-        missing = not_assessable(ctx.step, self.name)
-        if missing is not None:
-            return missing  # nothing to show the model
-        step_id = ctx.step.id
-        try:
-            rubric = self.rubrics.for_type(ctx.step.type)
-            messages = self._render(rubric, ctx)
-        except AgentEvalError as exc:
-            return Judgment(step_id=step_id, judge=self.name, error=str(exc))
-        key = self.cache_key(rubric, messages)
-        if self.cache is not None:
-            hit = self.cache.cache_get(key)
-            if hit is not None:
-                # Nothing was spent this time; the original cost stays in the details.
-                details = {**hit.details, "cached_cost_usd": hit.cost_usd}
-                return hit.model_copy(update={"step_id": step_id, "cached": True, "cost_usd": 0.0, "details": details})
-        if self.budget is not None and self.budget.exhausted:
-            return self._not_judged(step_id, rubric)
+        """Judge one step. Never raises for a per-step problem: failures come back as judge errors.
 
+        A step whose text addresses the judge (see ``agenteval.judges.injection``) is flagged.
+        """
+        return injection.flag(await self._judge(ctx), ctx)
+
+    def reply_model(self, step_type: StepType, rubric: RubricLike) -> type[Any]:
+        """The reply schema of a step type: every metric a required 1-5 property, codes an enum."""
         names = [metric.name for metric in rubric.metrics]
-        outcomes = await asyncio.gather(*(self._sample(i, messages, names) for i in range(self.samples)))
-        done = [o for o in outcomes if isinstance(o, _Sample)]
-        errors = [o for o in outcomes if isinstance(o, str)]
-        if not done:
-            if not errors:
-                return self._not_judged(step_id, rubric)
-            error = errors[0] if self.samples == 1 else f"all {len(errors)} judge samples failed: {errors[0]}"
-            return Judgment(step_id=step_id, judge=self.name, error=error, rubric_version=rubric.version)
-        judgment = self._combine(step_id, rubric, names, done, errors)
-        if self.cache is not None and len(done) == self.samples:
-            self.cache.cache_put(key, judgment)
-        return judgment
+        if self.taxonomy_codes is None:
+            return judgment_model(step_type, names, None)
+        from agenteval.judges.prompt import codes_for_type
 
-    def cache_key(self, rubric: RubricLike, messages: list[dict[str, Any]]) -> str:
-        """The cache key of a prompt: judge models, samples, rubric version and fingerprint, messages."""
+        return judgment_model(step_type, names, [code for code, _ in codes_for_type(step_type, self.taxonomy_codes)])
+
+    def cache_key(self, rubric: RubricLike, messages: list[dict[str, Any]], version: str | None = None) -> str:
+        """The cache key of a prompt: judge models, samples, rubric and reply-schema version, messages."""
         payload = {
             "models": [tier.model for tier in self.client.tiers],
             "samples": self.samples,
-            "rubric_version": rubric.version,
+            "rubric_version": version or rubric.version,
             "rubric_fingerprint": rubric.fingerprint,
             "messages": messages,
         }
@@ -234,48 +230,77 @@ class LLMJudge:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _render(self, rubric: RubricLike, ctx: StepContext) -> list[dict[str, Any]]:
+    async def _judge(self, ctx: StepContext) -> Judgment:
+        missing = not_assessable(ctx.step, self.name)
+        if missing is not None:
+            return missing  # nothing to show the model
+        step_id = ctx.step.id
+        fence = Fence.new()
+        try:
+            rubric = self.rubrics.for_type(ctx.step.type)
+            messages = self._render(rubric, ctx, fence)
+            schema = self.reply_model(ctx.step.type, rubric)
+        except AgentEvalError as exc:
+            return Judgment(step_id=step_id, judge=self.name, error=str(exc))
+        version = contract_version(rubric.version, rubric.fingerprint, [schema_fingerprint(schema)])
+        key = self.cache_key(rubric, cache_messages(messages, fence), version)
+        if self.cache is not None:
+            hit = self.cache.cache_get(key)
+            if hit is not None:
+                # Nothing was spent this time; the original cost stays in the details.
+                details = {**hit.details, "cached_cost_usd": hit.cost_usd}
+                return hit.model_copy(update={"step_id": step_id, "cached": True, "cost_usd": 0.0, "details": details})
+        if self.budget is not None and self.budget.exhausted:
+            return self._not_judged(step_id, version)
+
+        names = [metric.name for metric in rubric.metrics]
+        slot = slot_key(ctx.step.type)
+        outcomes = await asyncio.gather(*(self._sample(i, messages, schema, names, slot) for i in range(self.samples)))
+        done = [o for o in outcomes if isinstance(o, _Sample)]
+        errors = [o for o in outcomes if isinstance(o, str)]
+        if not done:
+            if not errors:
+                return self._not_judged(step_id, version)
+            error = errors[0] if self.samples == 1 else f"all {len(errors)} judge samples failed: {errors[0]}"
+            return Judgment(step_id=step_id, judge=self.name, error=error, rubric_version=version)
+        judgment = self._combine(step_id, version, names, done, errors)
+        if self.cache is not None and len(done) == self.samples:
+            self.cache.cache_put(key, judgment)
+        return judgment
+
+    def _render(self, rubric: RubricLike, ctx: StepContext, fence: Fence) -> list[dict[str, Any]]:
         if self._build_messages is None:
             from agenteval.judges.prompt import build_messages
 
             self._build_messages = build_messages
-        kwargs: dict[str, Any] = {"taxonomy_codes": self.taxonomy_codes}
+        kwargs: dict[str, Any] = {"taxonomy_codes": self.taxonomy_codes, "fence": fence}
         if self.prompt_budget_tokens is not None:
             kwargs["budget_tokens"] = self.prompt_budget_tokens
         return self._build_messages(rubric, ctx, **kwargs)
 
-    async def _sample(self, index: int, messages: list[dict[str, Any]], names: list[str]) -> _Sample | str | None:
+    async def _sample(
+        self, index: int, messages: list[dict[str, Any]], schema: type[Any], names: list[str], slot: int
+    ) -> _Sample | str | None:
         """One judgment: a _Sample, an error message, or None when the budget stopped it."""
         if self.budget is not None and self.budget.exhausted:
             return None
-
-        def check(reply: JudgeReply) -> None:
-            scores = reply.scores()
-            missing = [name for name in names if name not in scores]
-            if missing or not scores:
-                raise ValueError(f"no score for metric(s): {', '.join(missing) or 'any'}")
-
         try:
             answer = await self.client.complete_json(
-                messages, JudgeReply, validate=check, first_tier=index, proceed=self._within_budget
+                messages, schema, first_tier=index, proceed=self._within_budget, slot=slot
             )
         except CallNotStarted:
             return None
         except JudgeError as exc:
             return str(exc)
         reply = answer.value
-        assert isinstance(reply, JudgeReply)
+        # The schema requires every metric by name: a valid reply scores them all.
         scores = reply.scores()
-        # Metrics the rubric does not have are ignored; a rubric without metrics takes them all.
-        scores = {name: scores[name] for name in names} if names else scores
         cost = cost_usd(answer.usage, answer.model, self.prices)
         if self.budget is not None:
             self.budget.add(cost or 0.0)
         return _Sample(reply, scores, answer.model, answer.usage, cost, answer.latency_s)
 
-    def _combine(
-        self, step_id: str, rubric: RubricLike, names: list[str], done: list[_Sample], errors: list[str]
-    ) -> Judgment:
+    def _combine(self, step_id: str, version: str, names: list[str], done: list[_Sample], errors: list[str]) -> Judgment:
         metrics = names or list(done[0].scores)
         medians = {name: float(median(s.scores[name] for s in done if name in s.scores)) for name in metrics}
         score = round(min(medians.values()), 4)
@@ -305,7 +330,7 @@ class LLMJudge:
             # The most frequent code; the representative sample's breaks a tie.
             failure_code=max(codes, key=lambda c: (codes[c], c == lead)) if codes and score < 3 else None,
             confidence=round(mean(s.reply.confidence for s in done), 4),
-            rubric_version=rubric.version,
+            rubric_version=version,
             model=model,
             usage=usage,
             cost_usd=sum(s.cost or 0.0 for s in done),
@@ -324,12 +349,12 @@ class LLMJudge:
         """Whether a new model call may start (checked when a request slot is free)."""
         return self.budget is None or not self.budget.exhausted
 
-    def _not_judged(self, step_id: str, rubric: RubricLike) -> Judgment:
+    def _not_judged(self, step_id: str, version: str) -> Judgment:
         return Judgment(
             step_id=step_id,
             judge=self.name,
             assessed=False,
             reason="not judged: --max-cost reached",
-            rubric_version=rubric.version,
+            rubric_version=version,
             details={"not_judged": NOT_JUDGED_MAX_COST},
         )

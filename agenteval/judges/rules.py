@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, schema_violations, summarise
 from agenteval.judges._grounding import grounding
 from agenteval.judges._numbers import texts_in, ungrounded_numbers
+from agenteval.judges import injection
 from agenteval.judges.base import StepContext
 from agenteval.judges.evidence import not_assessable
 from agenteval.models import Judgment, Step, StepType
 from agenteval.recovery import acknowledges_failure, call_exec, is_empty, unrecovered_failures
 
 if TYPE_CHECKING:
-    from agenteval.config import Settings
     from agenteval.judges.base import JudgmentCache
 
 RULES_VERSION = "2"
@@ -91,7 +91,7 @@ class RulesJudge:
     async def judge_step(self, ctx: StepContext) -> Judgment:
         """Judge one step; never raises (a crash becomes a judge_error judgment)."""
         try:
-            return judge_step_sync(ctx)
+            return injection.flag(judge_step_sync(ctx), ctx)
         except Exception as exc:  # noqa: BLE001 - one odd step must not abort a whole run
             return Judgment(
                 step_id=ctx.step.id,
@@ -101,8 +101,8 @@ class RulesJudge:
             )
 
 
-def build(settings: Settings | None = None, cache: JudgmentCache | None = None) -> RulesJudge:
-    """Registry factory: the rules judge needs no settings and caches nothing (it is cheap)."""
+def build(*, cache: JudgmentCache | None = None, **_options: object) -> RulesJudge:
+    """Registry factory: the rules judge takes no options and caches nothing (it is cheap)."""
     return RulesJudge()
 
 

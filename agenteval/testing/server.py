@@ -3,7 +3,9 @@
 It speaks enough of the OpenAI REST protocol (``POST /v1/chat/completions``, ``GET /v1/models``) for
 the real ``openai`` client to talk to it over real HTTP/1.1 with keep-alive, and it can be scripted
 to misbehave the way real endpoints do: rate limits with ``Retry-After``, 5xx errors, hangs, malformed
-bodies, invalid judgments, and servers that reject ``response_format: json_schema``.
+bodies, invalid judgments, and servers that reject ``response_format: json_schema``. With
+``responder=schema_filler()`` (``agenteval.testing.schema_fill``) it acts as a model that knows
+nothing but the JSON schema of each request and fills it with random valid values.
 
 Example:
     >>> with FakeOpenAIServer([Reply.rate_limited(), Reply.judgment(score=2)]) as server:
@@ -36,7 +38,7 @@ def judgment_content(
     """A judgment in agenteval's judge reply schema, every metric scored ``score``."""
     return {
         "reasoning": reasoning,
-        "metric_scores": [{"metric": name, "score": score} for name in metrics],
+        "metric_scores": {name: score for name in metrics},
         "failure_code": failure_code,
         "confidence": confidence,
     }
