@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TRACE_FORMAT_VERSION = "1"
 RESULT_FORMAT_VERSION = "1"
+JUDGE_INJECTION = "judge_injection"
+"""The step flag for trace text that addresses the judge (see ``agenteval.judges.injection``)."""
 
 
 class StepType(str, Enum):

@@ -337,3 +337,18 @@ def test_a_server_that_only_follows_the_schema_gives_no_judge_errors(runner, tmp
     assert formats <= ({"json_schema"} if structured else {"json_schema", "json_object"})
     if mode == "checklist":
         assert all(r["messages"][1]["content"].rstrip().endswith("}") for r in server.requests)
+
+
+@pytest.mark.parametrize("mode", ["holistic", "checklist"])
+def test_llama_slots_give_each_step_type_its_own_slot(runner, tmp_path, mode):
+    with FakeOpenAIServer(responder=schema_filler(5)) as server:
+        result, _ = run_eval(runner, server.base_url, EXAMPLES, db=tmp_path / "s.duckdb",
+                             extra=["--judge-mode", mode, "--llama-slots", "5", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    slots: dict[int, set[str]] = {}
+    for request in server.requests:
+        assert request["cache_prompt"] is True
+        slots.setdefault(request["id_slot"], set()).add(request["messages"][0]["content"])
+    # Five step types, five slots: each slot only ever sees the one static prefix of its type.
+    assert set(slots) <= set(range(5)) and len(slots) >= 4
+    assert all(len(prefixes) == 1 for prefixes in slots.values())

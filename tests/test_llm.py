@@ -253,3 +253,14 @@ def test_bad_configuration_is_a_config_error():
         LLMClient([])
     with pytest.raises(ConfigError, match="concurrency"):
         LLMClient([Tier(model="m")], concurrency=0)
+
+
+def test_llama_slots_pin_each_prefix_to_a_slot_and_keep_the_prompt_cached():
+    with FakeOpenAIServer() as server:
+        complete([tier(server, llama_slots=5)], slot=3)
+        complete([tier(server, llama_slots=2)], slot=3)
+        complete([tier(server)], slot=3)  # an endpoint not marked as llama-server never sees the fields
+    pinned, wrapped, plain = server.requests
+    assert (pinned["id_slot"], pinned["cache_prompt"]) == (3, True)
+    assert (wrapped["id_slot"], wrapped["cache_prompt"]) == (1, True)
+    assert "id_slot" not in plain and "cache_prompt" not in plain

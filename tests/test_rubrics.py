@@ -42,7 +42,7 @@ def test_bundled_set_is_valid_and_complete():
     for step_type, names in EXPECTED_METRICS.items():
         rubric = rubrics.for_type(step_type)
         assert rubric.step_type is step_type
-        assert rubric.version == "1.0"
+        assert rubric.version == "1.1"
         assert rubric.metric_names == names
         for metric in rubric.metrics:
             assert list(metric.levels) == [1, 2, 3, 4, 5]
@@ -154,9 +154,9 @@ def test_user_directory_overrides_some_types(tmp_path, plan_data):
 
 def test_yaml_one_point_one_quirks_are_read_as_written(tmp_path, plan_data):
     text = (data_dir("rubrics") / "plan.yaml").read_text(encoding="utf-8")
-    text = text.replace('version: "1.0"', "version: 1.0").replace('pass_answer: "yes"', "pass_answer: yes")
+    text = text.replace('version: "1.1"', "version: 1.1").replace('pass_answer: "yes"', "pass_answer: yes")
     rubric = load_rubrics(write(tmp_path, "plan.yaml", text).parent).for_type("PLAN")
-    assert rubric.version == "1.0"
+    assert rubric.version == "1.1"
     assert rubric.metrics[0].checks[0].pass_answer == "yes"
     assert rubric == load_rubrics().for_type("PLAN")
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from agenteval.cli import options
 from agenteval.cli import (
     DbOption,
     _out,
@@ -31,6 +32,7 @@ def bench_command(
     judge_mode: Optional[str] = typer.Option(None, "--judge-mode", help="holistic or checklist."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N traces (a sample for slow judges)."),
     cascade: str = typer.Option("reached", "--cascade", help="Direct/cascade rule: reached (the bad input reached the step), or ancestor (any failing ancestor: the earlier rule, to compare)."),
+    llama_slots: Optional[int] = options.LlamaSlots,
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
@@ -42,7 +44,7 @@ def bench_command(
     from agenteval.store import open_store
 
     with user_errors():
-        settings = _settings(db=db, judge=judge, model=model, base_url=base_url, judge_mode=judge_mode)
+        settings = _settings(db=db, judge=judge, model=model, base_url=base_url, judge_mode=judge_mode, llama_slots=llama_slots)
         if oracle or not settings.uses_llm:
             reports = bench_suite(directory, dataset, judge=None, modes=mode, oracle=oracle, algorithm=algorithm, thresholds=settings.thresholds, limit=limit, cascade=cascade)
             judge_name = "oracle (human labels)" if oracle else "rules"

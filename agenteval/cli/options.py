@@ -25,6 +25,8 @@ MaxRetries = typer.Option(None, "--max-retries", help="Retries on 429/5xx/timeou
 MaxCost = typer.Option(None, "--max-cost", help="Stop judge calls once this many USD are spent; the rest are recorded as not judged.")
 NoCache = typer.Option(None, "--no-cache", help="Do not reuse cached judgments.")
 Rubrics = typer.Option(None, "--rubrics", help="Folder of rubric YAML files overriding the bundled ones.")
+LlamaSlots = typer.Option(None, "--llama-slots", min=1, help="The judge is llama-server started with this many slots (-np): pin each step type to one, so its prompt prefix stays cached.")
+ChecklistBatch = typer.Option(None, "--checklist-batch/--checklist-single", help="Checklist mode: ask a step's questions in one request [default] or one request each.")
 
 Include = typer.Option(None, "--include", help="Glob of trace files to read, '**' for any depth (repeatable); with no PATH, globbed from the working directory.")
 Exclude = typer.Option(None, "--exclude", help="Glob of files to leave out (repeatable).")
@@ -53,12 +55,15 @@ def judge_flags(
     max_cost: float | None = None,
     no_cache: bool | None = None,
     rubrics: Path | None = None,
+    llama_slots: int | None = None,
+    checklist_batch: bool | None = None,
 ) -> dict[str, Any]:
     """The judge options as settings overrides (None: not given)."""
     return dict(
         judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause, api_key_env=api_key_env,
         judge_mode=judge_mode, judge_all=judge_all, samples=samples, concurrency=concurrency, timeout=timeout,
         max_retries=max_retries, max_cost=max_cost, cache=False if no_cache else None, rubrics=rubrics,
+        llama_slots=llama_slots, checklist_batch=checklist_batch,
     )
 
 

@@ -49,6 +49,8 @@ def eval_command(
     max_cost: Optional[float] = options.MaxCost,
     no_cache: Optional[bool] = options.NoCache,
     rubrics: Optional[Path] = options.Rubrics,
+    llama_slots: Optional[int] = options.LlamaSlots,
+    checklist_batch: Optional[bool] = options.ChecklistBatch,
     include: Optional[list[str]] = options.Include,
     exclude: Optional[list[str]] = options.Exclude,
     strict: Optional[bool] = options.Strict,
@@ -67,7 +69,7 @@ def eval_command(
                 judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
                 api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
                 concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
-                no_cache=no_cache, rubrics=rubrics,
+                no_cache=no_cache, rubrics=rubrics, llama_slots=llama_slots, checklist_batch=checklist_batch,
             ), **options.input_flags(include=include, exclude=exclude, strict=strict),
         )
         if not paths and not settings.include:

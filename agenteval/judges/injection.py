@@ -21,9 +21,9 @@ from functools import lru_cache
 from typing import Any
 
 from agenteval.judges.base import StepContext
-from agenteval.models import Judgment, Step, StepType
+from agenteval.models import JUDGE_INJECTION, Judgment, Step, StepType
 
-FLAG = "judge_injection"
+FLAG = JUDGE_INJECTION
 FENCE_REMOVED = "[fence removed]"
 
 _INVISIBLE = dict.fromkeys(

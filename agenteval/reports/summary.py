@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agenteval.models import Run, TraceResult, Usage
+from agenteval.models import JUDGE_INJECTION, Run, TraceResult, Usage
 
 
 @dataclass
@@ -37,6 +37,7 @@ class RunTally:
     """Names of the spans no reader mapped to a step type, with how often each occurs."""
     unmapped_errors: int = 0
     """Unmapped spans that recorded an error (each one made a not assessable step)."""
+    flagged_injection: int = 0
 
 
 def summarize(run: Run) -> RunTally:
@@ -55,6 +56,7 @@ def summarize(run: Run) -> RunTally:
             if not verdict.type.judged:
                 continue
             summary.steps += 1
+            summary.flagged_injection += JUDGE_INJECTION in verdict.flags
             judgment = verdict.judgment
             if verdict.verdict == "judge_error":
                 summary.judge_errors += 1

@@ -50,6 +50,12 @@ def render_run(run: Run, console: Console) -> None:
     unmapped = unmapped_line(s.unmapped_spans, s.unmapped_errors)
     if unmapped:
         console.print(safe(unmapped, "yellow"))
+    if s.flagged_injection:
+        console.print(
+            f"{s.flagged_injection} step{'s' if s.flagged_injection != 1 else ''} flagged for judge injection "
+            "(trace text that addresses the judge; see `agenteval show RUN --trace ID`)",
+            style="bold yellow", highlight=False,
+        )
     if run.results:
         console.print(_traces_table(run.results))
     if s.failures_by_type:
