@@ -94,8 +94,7 @@ def judge_all(servers, ctxs, *, models=None, tier_options=None, concurrency=4, *
             LLMClient(tiers, concurrency=concurrency),
             FakeRubrics(),
             build_messages=build_messages,
-            taxonomy_codes=CODES,
-            **options,
+            **{"taxonomy_codes": CODES, **options},
         )
         try:
             return [await judge.judge_step(ctx) for ctx in ctxs]
@@ -298,3 +297,16 @@ def test_is_a_judge_and_rejects_bad_samples():
         LLMJudge(client, FakeRubrics(), samples=0)
     with pytest.raises(ConfigError, match="max cost"):
         CostBudget(-1)
+
+
+def test_the_recorded_version_and_the_cache_key_cover_the_reply_schema():
+    # Another set of failure codes changes the reply schema (its enum), so judgments made under it
+    # record another rubric version and never share a cache entry with the first.
+    cache = DictCache()
+    with FakeOpenAIServer(responder=lambda request: scores(4, 4)) as server:
+        [first] = judge_all([server], contexts("x"), cache=cache)
+        [again] = judge_all([server], contexts("x"), cache=cache)
+        [other] = judge_all([server], contexts("x"), cache=cache, taxonomy_codes=CODES[:2])
+    assert again.cached and not other.cached and server.request_count == 2
+    assert first.rubric_version == again.rubric_version != other.rubric_version
+    assert other.rubric_version.startswith("1.0+")

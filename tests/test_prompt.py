@@ -317,3 +317,22 @@ def test_paramgen_without_output_shows_only_arguments(rubrics):
     assert step == 'id: g1\ntool: lookup_contact\nstatus: ok\narguments:\n{"name": "Ana"}'
     synth = fenced_blocks(build_messages(rubrics.for_type("SYNTH"), ctx_for(make_trace(output=""), "f"))[1]["content"])
     assert synth[-1].endswith('final answer: yes\noutput:\n(empty: "")')
+
+
+@pytest.mark.parametrize("step_type", ["PLAN", "TOOLSEL", "PARAMGEN", "EXEC", "SYNTH"])
+def test_output_format_names_exactly_what_the_reply_schema_requires(rubrics, step_type):
+    from agenteval.judges.reply import judgment_model
+
+    rubric = rubrics.for_type(step_type)
+    codes = [code for code, _ in codes_for_type(rubric.step_type, CODES)]
+    schema = judgment_model(rubric.step_type, rubric.metric_names, codes).model_json_schema()
+    system = static_prompt(rubric, CODES)
+    template = re.search(r"^\{\"reasoning\".*\}$", system.split("# Output format", 1)[1], re.MULTILINE).group(0)
+    assert re.findall(r'"(\w+)": ', template) == ["reasoning", "metric_scores", *rubric.metric_names,
+                                                  "failure_code", "confidence"]
+    assert list(schema["properties"]) == ["reasoning", "metric_scores", "failure_code", "confidence"]
+    scores = schema["$defs"][f"{step_type.capitalize()}Scores"]
+    assert scores["required"] == rubric.metric_names
+    listed = re.findall(r"^- ([A-Z]\d+\.\d+) ", system.split("# Failure codes", 1)[1], re.MULTILINE)
+    enum = schema["properties"]["failure_code"]["anyOf"][0] if codes else {"enum": []}
+    assert listed == enum.get("enum", [enum.get("const")] if "const" in enum else [])
