@@ -148,8 +148,12 @@ def _write_workload(folder: Path, steps: int, per_trace: dict[str, int]) -> tupl
 # -- prompt size ----------------------------------------------------------------------------------
 
 
-def prompt_sizes() -> dict[str, dict[str, float]]:
-    """Estimated prompt tokens per step type over the example traces: static and variable parts."""
+def prompt_sizes(mode: str = "holistic") -> dict[str, dict[str, float]]:
+    """Estimated prompt tokens per step type over the example traces: static and variable parts.
+
+    In checklist mode a step's figures add up its requests (batched questions; none when code
+    decides every check), over the steps that send any.
+    """
     from agenteval.dag import StepDAG
     from agenteval.formats import read_file
     from agenteval.judges.base import StepContext
@@ -164,9 +168,20 @@ def prompt_sizes() -> dict[str, dict[str, float]]:
         for trace in read_file(path, "auto").traces:
             dag = StepDAG.from_trace(trace)
             for step in trace.steps:
-                if step.type.judged:
-                    messages = build_messages(rubrics.for_type(step.type), StepContext(trace, dag, step), taxonomy_codes=codes)
-                    parts[step.type.value].append(prompt_parts_tokens(messages))
+                if not step.type.judged:
+                    continue
+                ctx = StepContext(trace, dag, step)
+                rubric = rubrics.for_type(step.type)
+                if mode == "holistic":
+                    parts[step.type.value].append(prompt_parts_tokens(build_messages(rubric, ctx, taxonomy_codes=codes)))
+                    continue
+                from agenteval.judges._prompt_data import Fence
+                from agenteval.judges.checklist import _items, _requests
+
+                requests = _requests(rubric, ctx, _items(rubric, ctx), Fence.new(), batch=True)
+                if requests:
+                    sizes = [prompt_parts_tokens(r.messages) for r in requests]
+                    parts[step.type.value].append((sizes[0][0], sum(v for _, v in sizes)))
     table = {}
     for step_type, sizes in parts.items():
         static = [s for s, _ in sizes]
@@ -180,6 +195,14 @@ def prompt_sizes() -> dict[str, dict[str, float]]:
                     "variable_max": max(v for _, v in all_sizes),
                     "total_mean": round(statistics.mean(s + v for s, v in all_sizes))}
     return table
+
+
+def print_sizes(mode: str, sizes: dict[str, dict[str, float]]) -> None:
+    print(f"{mode}: prompt tokens per judged step (estimate: 4 characters a token), bundled rubrics, example traces")
+    print(f"{'type':>8} {'steps':>5} {'static':>6} {'variable mean':>13} {'variable max':>12} {'total mean':>10}")
+    for step_type, row in sizes.items():
+        print(f"{step_type:>8} {row['steps']:>5} {row['static']:>6} {row['variable_mean']:>13} "
+              f"{row['variable_max']:>12} {row['total_mean']:>10}")
 
 
 # -- one measured run -----------------------------------------------------------------------------
@@ -238,7 +261,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="about how many judge requests to make")
     parser.add_argument("--runs", type=int, default=3, help="measured runs; the median is reported")
     parser.add_argument("--in-process", action="store_true", help="run the fake endpoint in a thread of this process")
+    parser.add_argument("--prompt-sizes", action="store_true", help="only print prompt sizes, holistic and checklist")
     args = parser.parse_args()
+    if args.prompt_sizes:
+        for mode in ("holistic", "checklist"):
+            print_sizes(mode, prompt_sizes(mode))
+        return
 
     import asyncio
 
@@ -268,11 +296,7 @@ def main() -> None:
               f"{r['requests'] / r['wall_s']:>7.1f} {r['ratio_total']:>11.2f} {r['ratio_window']:>12.2f} "
               f"{r['client_cpu_ms_per_request']:>10.2f} {r['max_in_flight']:>13}")
     sizes = prompt_sizes()
-    print("prompt tokens per judged step (estimate: 4 characters a token), bundled rubrics, example traces")
-    print(f"{'type':>8} {'steps':>5} {'static':>6} {'variable mean':>13} {'variable max':>12} {'total mean':>10}")
-    for step_type, row in sizes.items():
-        print(f"{step_type:>8} {row['steps']:>5} {row['static']:>6} {row['variable_mean']:>13} "
-              f"{row['variable_max']:>12} {row['total_mean']:>10}")
+    print_sizes("holistic", sizes)
     ok = best["requests"] == expected and best["judge_errors"] == 0
     print(json.dumps({
         "bench": "judge_throughput", "latency_s": args.latency, "concurrency": args.concurrency,

@@ -352,3 +352,21 @@ def test_llama_slots_give_each_step_type_its_own_slot(runner, tmp_path, mode):
     # Five step types, five slots: each slot only ever sees the one static prefix of its type.
     assert set(slots) <= set(range(5)) and len(slots) >= 4
     assert all(len(prefixes) == 1 for prefixes in slots.values())
+
+
+def test_bench_with_a_model_prints_the_papers_table_beside_ours(runner, tmp_path):
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "agentrx"
+    with FakeOpenAIServer(responder=schema_filler(9)) as server:
+        result = runner.invoke(app, ["bench", str(data), "--dataset", "agentrx-tau", "--model", MODEL,
+                                     "--base-url", server.base_url, "--judge-mode", "checklist", "--limit", "2",
+                                     "--mode", "dag", "--mode", "flat", "--db", str(tmp_path / "b.duckdb")])
+        as_json = runner.invoke(app, ["bench", str(data), "--dataset", "agentrx-tau", "--model", MODEL,
+                                      "--base-url", server.base_url, "--judge-mode", "checklist", "--limit", "2",
+                                      "--mode", "dag", "--mode", "flat", "--db", str(tmp_path / "b.duckdb"), "--json"])
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("Beside the paper"):]
+    for label in ("FDRec", "FPR", "kappa", "RCA", "ours: dag", "ours: flat", "paper: AgentEval (DAG)"):
+        assert label in table
+    assert "0.89" in table and "0.72" in table  # the paper's DAG recall and root-cause accuracy
+    paper = json.loads(as_json.stdout)["paper"]["AgentEval (DAG)"]
+    assert paper == {"fd_recall": 0.89, "fpr": 0.07, "kappa": 0.84, "rca_exact": 0.72}

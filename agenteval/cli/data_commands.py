@@ -40,7 +40,7 @@ def bench_command(
     from agenteval.benchmark import bench_suite
     from agenteval.evaluate import judge_options
     from agenteval.judges.registry import build_judge
-    from agenteval.reports.bench_table import render_bench
+    from agenteval.reports.bench_table import PAPER, render_bench, render_paper_comparison
     from agenteval.store import open_store
 
     with user_errors():
@@ -53,14 +53,18 @@ def bench_command(
                 chosen = build_judge(**judge_options(settings), cache=store if settings.cache else None)
                 reports = bench_suite(directory, dataset, judge=chosen, modes=mode, algorithm=algorithm, thresholds=settings.thresholds, limit=limit, cascade=cascade)
             judge_name = chosen.name
+    with_model = not oracle and settings.uses_llm
     if as_json:
         if mode and len(mode) == 1 and len(reports) == 1:
             _print_json(next(iter(reports.values())).model_dump(mode="json"))
         else:
             _print_json({"dataset": dataset, "judge": judge_name, "oracle": oracle,
-                         "results": {k: v.model_dump(mode="json") for k, v in reports.items()}})
+                         "results": {k: v.model_dump(mode="json") for k, v in reports.items()},
+                         **({"paper": PAPER} if with_model else {})})
     else:
         render_bench(f"{dataset} ({directory}), judge: {judge_name}", reports, _out())
+        if with_model:
+            render_paper_comparison(f"Beside the paper (its 450 production cases, GPT-4o; {dataset} here)", reports, _out())
 
 
 @app.command("calibrate")
