@@ -13,9 +13,9 @@ The sample (fixed by SEED and the rule below; the same for everyone with the sam
   --failing gold failing steps and the first --passing negatives of each dataset are judged, each
   with its whole trace as context (a step's judgment does not depend on other judgments).
 * Part B, whole traces, for root-cause accuracy and the trace-level false positive rate: AgentRx
-  traces with at most --max-trace-steps judged agent steps, ranked by sha256(f"{SEED}:{dataset}:
-  {trace id}"): the first --failed-traces failed tau-retail runs, --ok-traces successful tau-retail
-  runs and --magentic-traces Magentic-One runs.
+  traces ranked by sha256(f"{SEED}:{dataset}:{trace id}"): the first --failed-traces failed and
+  --ok-traces successful tau-retail runs with at most --max-tau-steps judged agent steps, and the
+  first --magentic-traces Magentic-One runs with at most --max-magentic-steps.
 
 Printed, each with its n and a 95% interval: step recall and FPR (Wilson, over parts A and B's
 labeled steps), Cohen's kappa on failing-vs-not (bootstrap over traces, 2,000 resamples), root-cause
@@ -110,15 +110,17 @@ def sample_steps(data: dict[str, list[LabeledTrace]], failing: int, passing: int
     return chosen
 
 
-def sample_traces(data: dict[str, list[LabeledTrace]], failed: int, ok: int, magentic: int, max_steps: int) -> list[LabeledTrace]:
+def sample_traces(
+    data: dict[str, list[LabeledTrace]], failed: int, ok: int, magentic: int, max_tau: int, max_magentic: int
+) -> list[LabeledTrace]:
     """Part B: short whole traces by rank: failed and successful tau-retail runs, Magentic-One runs."""
-    def pick(dataset: str, keep: Callable[[LabeledTrace], bool], size: int) -> list[LabeledTrace]:
-        pool = [g for g in data[dataset] if keep(g) and judged_steps(g) <= max_steps]
+    def pick(dataset: str, keep: Callable[[LabeledTrace], bool], size: int, most: int) -> list[LabeledTrace]:
+        pool = [g for g in data[dataset] if keep(g) and judged_steps(g) <= most]
         return sorted(pool, key=lambda g: rank(dataset, g.trace.id))[:size]
 
-    return (pick("agentrx-tau", lambda g: g.failed is True and g.root_cause is not None, failed)
-            + pick("agentrx-tau", lambda g: g.failed is False, ok)
-            + pick("agentrx-magentic-one", lambda g: g.root_cause is not None, magentic))
+    return (pick("agentrx-tau", lambda g: g.failed is True and g.root_cause is not None, failed, max_tau)
+            + pick("agentrx-tau", lambda g: g.failed is False, ok, max_tau)
+            + pick("agentrx-magentic-one", lambda g: g.root_cause is not None, magentic, max_magentic))
 
 
 # ---- judging -------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ async def judge_sample(judge, steps, traces, concurrency: int, log: Callable[[st
         judgment, seconds = await one(labeled, step_id)
         done_steps.append(StepOutcome((labeled.subset or labeled.dataset), labeled.trace.id, step_id, gold, judgment, seconds))
         log(f"A {index}/{len(steps)} {(labeled.subset or labeled.dataset)} {step_id} gold={'fail' if gold else 'ok'} "
-            f"score={judgment.score} {seconds:.1f}s{' ERROR ' + (judgment.error or '') if judgment.error else ''}")
+            f"score={judgment.score} {seconds:.1f}s {_answers(judgment)}"
+            f"{' ERROR ' + (judgment.error or '') if judgment.error else ''}")
     done_traces: list[TraceOutcome] = []
     for index, labeled in enumerate(traces, 1):
         started = time.perf_counter()
@@ -161,6 +164,13 @@ async def judge_sample(judge, steps, traces, concurrency: int, log: Callable[[st
         log(f"B {index}/{len(traces)} {labeled.trace.id} {len(timed)} steps {outcome.seconds:.0f}s "
             f"{outcome.prompt_tokens} prompt tokens ({outcome.cached_tokens} cached)")
     return done_steps, done_traces
+
+
+def _answers(judgment: Judgment) -> str:
+    """The model's checklist answers, e.g. ``model: yes yes no``, for the progress lines."""
+    checks = judgment.details.get("checks") or []
+    asked = [str(c.get("answer")) for c in checks if c.get("decided_by") == "model"]
+    return f"model: {' '.join(asked)}" if asked else ("rules" if judgment.judge == "rules" else "")
 
 
 def set_predictions(outcomes: Sequence[StepOutcome], traces_by_id: dict[str, LabeledTrace]) -> None:
@@ -181,6 +191,49 @@ class ReplayJudge:
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
         return self.judgments[ctx.trace.id][ctx.step.id]
+
+
+def plan(steps, traces, judge_mode: str, prompt_rate: float, gen_rate: float) -> dict:
+    """What the sample will cost, without a model: requests, estimated tokens, and time at given rates.
+
+    Prompt tokens are estimated at 4 characters a token; the static prefix of each step type is
+    counted once (it stays cached in its slot). Output: about 8 tokens a checklist answer plus 10,
+    or 150 for a holistic judgment.
+    """
+    from agenteval.judges._prompt_data import Fence
+    from agenteval.judges.checklist import _items, _requests
+    from agenteval.judges.prompt import build_messages, prompt_parts_tokens
+    from agenteval.judges.rules import judge_step_sync
+    from agenteval.rubrics import load_rubrics
+    from agenteval.taxonomy import load_taxonomy
+
+    rubrics = load_rubrics()
+    codes = [(c.code, c.name) for c in load_taxonomy().codes()]
+    items = [(g, sid) for g, sid, _ in steps] + [(g, s.id) for g in traces for s in g.trace.steps if s.type.judged]
+    requests = variable = output = 0
+    static: dict[str, int] = {}
+    for labeled, step_id in items:
+        dag = StepDAG.from_trace(labeled.trace)
+        ctx = StepContext(labeled.trace, dag, dag.step(step_id))
+        if judge_step_sync(ctx).decisive:
+            continue  # the rules decide it; no request
+        rubric = rubrics.for_type(ctx.step.type)
+        if judge_mode == "checklist":
+            asked = _requests(rubric, ctx, _items(rubric, ctx), Fence.new(), batch=True)
+            messages = [r.messages for r in asked]
+            output += sum(10 + 8 * len(r.items) for r in asked)
+        else:
+            messages = [build_messages(rubric, ctx, taxonomy_codes=codes)]
+            output += 150
+        for message in messages:
+            fixed, varied = prompt_parts_tokens(message)
+            static[ctx.step.type.value] = fixed
+            variable += varied
+            requests += 1
+    prompt = variable + sum(static.values())
+    return {"steps": len(items), "requests": requests, "prompt_tokens": prompt, "output_tokens": output,
+            "minutes": round((prompt / prompt_rate + output / gen_rate) / 60, 1),
+            "rates": {"prompt_tokens_per_s": prompt_rate, "output_tokens_per_s": gen_rate}}
 
 
 # ---- statistics ----------------------------------------------------------------------------
@@ -227,9 +280,12 @@ def measure(args: argparse.Namespace) -> dict:
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else (lambda line: None)
     data = {name: load_dataset(name, args.data / "agentrx") for name in DATASETS}
     steps = sample_steps(data, args.failing, args.passing)
-    traces = sample_traces(data, args.failed_traces, args.ok_traces, args.magentic_traces, args.max_trace_steps)
+    traces = sample_traces(data, args.failed_traces, args.ok_traces, args.magentic_traces, args.max_tau_steps,
+                           args.max_magentic_steps)
     if args.pilot is not None:
         steps, traces = steps[: args.pilot], traces[: max(0, args.pilot - len(steps[: args.pilot]))]
+    if args.plan:
+        return {"plan": plan(steps, traces, args.judge_mode, args.prompt_rate, args.gen_rate)}
     options = {
         "judge": "openai", "model": args.model, "base_url": args.base_url, "judge_mode": args.judge_mode,
         "concurrency": args.concurrency, "timeout": args.timeout, "max_retries": args.max_retries,
@@ -310,12 +366,13 @@ def render(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="The shared data root.")
-    parser.add_argument("--model", required=True, help="Judge model name.")
-    parser.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8088/v1.")
+    parser.add_argument("--model", default="", help="Judge model name.")
+    parser.add_argument("--base-url", default="", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8088/v1.")
     parser.add_argument("--judge-mode", default="checklist", choices=("checklist", "holistic"))
     parser.add_argument("--single", action="store_true", help="Checklist: one request per question (default: batched).")
     parser.add_argument("--llama-slots", type=int, help="llama-server's -np: pin each step type to one slot.")
-    parser.add_argument("--concurrency", type=int, default=2, help="Judge requests in flight at once.")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="Judge requests in flight at once (1: per-step timings are not shared).")
     parser.add_argument("--timeout", type=float, default=600, help="Seconds per request.")
     parser.add_argument("--max-retries", type=int, default=1)
     parser.add_argument("--failing", type=int, default=12, help="Part A: gold failing steps per dataset.")
@@ -323,13 +380,19 @@ def main() -> None:
     parser.add_argument("--failed-traces", type=int, default=2, help="Part B: failed tau-retail runs.")
     parser.add_argument("--ok-traces", type=int, default=1, help="Part B: successful tau-retail runs.")
     parser.add_argument("--magentic-traces", type=int, default=3, help="Part B: Magentic-One runs.")
-    parser.add_argument("--max-trace-steps", type=int, default=12, help="Part B: only traces with at most this many agent steps.")
+    parser.add_argument("--max-tau-steps", type=int, default=22, help="Part B: tau-retail runs with at most this many agent steps.")
+    parser.add_argument("--max-magentic-steps", type=int, default=11, help="Part B: Magentic-One runs with at most this many.")
     parser.add_argument("--pilot", type=int, help="Judge only the first N items of the sample (sizing runs).")
+    parser.add_argument("--plan", action="store_true", help="Only estimate the sample's requests, tokens and time.")
+    parser.add_argument("--prompt-rate", type=float, default=100.0, help="--plan: prompt tokens per second.")
+    parser.add_argument("--gen-rate", type=float, default=30.0, help="--plan: output tokens per second.")
     parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
     parser.add_argument("--quiet", action="store_true", help="No progress lines on stderr.")
     args = parser.parse_args()
+    if not args.plan and not (args.model and args.base_url):
+        parser.error("--model and --base-url are needed (or --plan)")
     result = measure(args)
-    print(json.dumps(result, indent=2) if args.json else render(result))
+    print(json.dumps(result, indent=2) if args.json or "plan" in result else render(result))
 
 
 if __name__ == "__main__":

@@ -310,3 +310,58 @@ def test_the_recorded_version_and_the_cache_key_cover_the_reply_schema():
     assert again.cached and not other.cached and server.request_count == 2
     assert first.rubric_version == again.rubric_version != other.rubric_version
     assert other.rubric_version.startswith("1.0+")
+
+
+# -- judges from plain options, built-in or plugged in ------------------------------------------
+
+
+class PluginJudge:
+    """A third-party judge as an entry point would load it."""
+
+    name = "plugin"
+
+    def __init__(self, **options) -> None:
+        self.options = options
+
+    async def judge_step(self, ctx: StepContext) -> Judgment:
+        return Judgment(step_id=ctx.step.id, judge=self.name, score=5)
+
+
+def build_plugin(*, cache=None, **options):
+    return PluginJudge(cache=cache, **options)
+
+
+def test_registry_builds_judges_from_plain_options_and_loads_entry_point_plugins(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from agenteval.judges import registry
+    from agenteval.judges.ensemble import RulesFirstJudge
+    from agenteval.judges.rules import RulesJudge
+
+    assert isinstance(registry.build_judge(), RulesJudge)  # no model: the offline rules judge
+    assert isinstance(registry.build_judge(model="m", base_url="http://127.0.0.1:9/v1"), RulesFirstJudge)
+    checklist = registry.build_judge(model="m", base_url="http://127.0.0.1:9/v1", judge_mode="checklist",
+                                     llama_slots=5, checklist_batch=False, concurrency=3)
+    assert checklist.model.batch is False and checklist.model.client.concurrency == 3
+    assert checklist.model.client.tiers[0].llama_slots == 5
+    with pytest.raises(ConfigError, match="the openai judge needs a model"):
+        registry.build_judge("openai")
+
+    plugin = EntryPoint(name="mine", value=f"{__name__}:build_plugin", group="agenteval.judges")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin] if group == "agenteval.judges" else [])
+    assert registry.available_judges()["mine"] == f"{__name__}:build_plugin"
+    built = registry.build_judge("mine", model="m", judge_mode="checklist", cache=None)
+    assert isinstance(built, PluginJudge) and built.options == {"cache": None, "model": "m", "judge_mode": "checklist"}
+    with pytest.raises(ConfigError, match="unknown judge 'nope'"):
+        registry.build_judge("nope")
+
+
+def test_only_cli_and_evaluate_read_settings():
+    import ast
+    from pathlib import Path
+
+    judges = Path(__file__).resolve().parents[1] / "agenteval" / "judges"
+    for path in judges.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "agenteval.config" not in imported, path.name

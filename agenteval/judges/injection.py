@@ -80,7 +80,7 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)  # a trace's task and outputs are read again for every step that sees them
 def scan(text: str) -> tuple[str, ...]:
     """What in ``text`` addresses the judge: ``kind: 'matched text'`` per finding (first few)."""
     found = []
