@@ -168,7 +168,7 @@ async def judge_sample(judge, steps, traces, concurrency: int, log: Callable[[st
 
 def _answers(judgment: Judgment) -> str:
     """The model's checklist answers, e.g. ``model: yes yes no``, for the progress lines."""
-    checks = judgment.details.get("checks") or []
+    checks = [c for c in judgment.details.get("checks") or [] if isinstance(c, dict)]  # the rules list names
     asked = [str(c.get("answer")) for c in checks if c.get("decided_by") == "model"]
     return f"model: {' '.join(asked)}" if asked else ("rules" if judgment.judge == "rules" else "")
 
@@ -283,7 +283,8 @@ def measure(args: argparse.Namespace) -> dict:
     traces = sample_traces(data, args.failed_traces, args.ok_traces, args.magentic_traces, args.max_tau_steps,
                            args.max_magentic_steps)
     if args.pilot is not None:
-        steps, traces = steps[: args.pilot], traces[: max(0, args.pilot - len(steps[: args.pilot]))]
+        # Every k-th labeled step, so a small pilot spans both datasets, failing and passing steps.
+        steps = steps[:: max(1, len(steps) // args.pilot)][: args.pilot]
     if args.plan:
         return {"plan": plan(steps, traces, args.judge_mode, args.prompt_rate, args.gen_rate)}
     options = {
@@ -382,7 +383,7 @@ def main() -> None:
     parser.add_argument("--magentic-traces", type=int, default=3, help="Part B: Magentic-One runs.")
     parser.add_argument("--max-tau-steps", type=int, default=22, help="Part B: tau-retail runs with at most this many agent steps.")
     parser.add_argument("--max-magentic-steps", type=int, default=11, help="Part B: Magentic-One runs with at most this many.")
-    parser.add_argument("--pilot", type=int, help="Judge only the first N items of the sample (sizing runs).")
+    parser.add_argument("--pilot", type=int, help="Part A: judge only N labeled steps spread over the sample (sizing runs).")
     parser.add_argument("--plan", action="store_true", help="Only estimate the sample's requests, tokens and time.")
     parser.add_argument("--prompt-rate", type=float, default=100.0, help="--plan: prompt tokens per second.")
     parser.add_argument("--gen-rate", type=float, default=30.0, help="--plan: output tokens per second.")
