@@ -351,3 +351,20 @@ def test_is_a_judge_and_a_non_judged_type_is_a_judge_error():
         j = judge(server, weather_trace(), ["u1"])["u1"]
         assert isinstance(ChecklistJudge(LLMClient([Tier(model="m", base_url=server.base_url)]), RUBRICS), Judge)
     assert j.error is not None and server.request_count == 0
+
+
+def test_steps_of_one_trace_share_a_secret_fence_and_their_data_prefix():
+    # Two TOOLSEL steps of one trace: same fence code, so their user messages share the task and the
+    # tool catalog as a prefix a server can keep cached; another trace gets another code.
+    t = weather_trace()
+    second = t.steps[2].model_copy(update={"id": "ts2", "parents": ["ex1"]})
+    t = t.model_copy(update={"steps": [*t.steps, second]})
+    other = weather_trace().model_copy(update={"id": "t2"})
+    with FakeOpenAIServer(responder=responder) as server:
+        judge(server, t, ["ts1", "ts2"])
+        judge(server, other, ["ts1"])
+    users = [r["messages"][1]["content"] for r in server.requests if "one available tool" not in r["messages"][1]["content"]]
+    codes = [re.match(r"Fence code: (\w+)\.", u).group(1) for u in users]
+    assert codes[0] == codes[1] != codes[2] and all(code not in u for code, u in zip(codes[2:], users[:2]))
+    shared = users[0][: users[0].index("## What the step consumed")]
+    assert "## Available tools" in shared and users[1].startswith(shared)

@@ -1,13 +1,15 @@
 """The variable part of judge prompts: trace data as fenced, cuttable blocks.
 
 Everything copied from a trace is untrusted. Each block of it is fenced between ``<<<TRACE_DATA_<code>``
-and ``TRACE_DATA_<code>>>>``, where the code is random per judged step (see :class:`Fence`), so text in a
-trace cannot close a fence it cannot predict; fence-like text in the data is replaced after
-normalisation anyway. Long context is cut to a budget, farther context first.
+and ``TRACE_DATA_<code>>>>``, where the code is secret and random per judged trace (see :class:`Fence`),
+so text in a trace cannot close a fence it cannot predict; fence-like text in the data is replaced
+after normalisation anyway. Long context is cut to a budget, farther context first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -33,6 +35,16 @@ class Fence:
     def new(cls) -> Fence:
         """A fence with a fresh random 12-hex-digit code."""
         return cls(secrets.token_hex(6))
+
+    @classmethod
+    def for_trace(cls, secret: bytes, trace_id: str) -> Fence:
+        """The fence of every prompt about one trace: a keyed hash of its id under a random secret.
+
+        The trace cannot predict it (the secret never leaves the judge), and the prompts about one
+        trace share it, so steps of a type in one trace share their data (task, tool catalog) as a
+        cached prompt prefix, not only the system message.
+        """
+        return cls(hmac.new(secret, trace_id.encode("utf-8"), hashlib.sha256).hexdigest()[:12])
 
     @property
     def open(self) -> str:

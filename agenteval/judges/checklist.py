@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +149,7 @@ class ChecklistJudge:
             frozenset(c if isinstance(c, str) else c[0] for c in taxonomy_codes) if taxonomy_codes is not None else None
         )
         self._versions: dict[StepType, str] = {}
+        self._fence_secret = secrets.token_bytes(16)  # fence codes: unknown to any trace
         self.name = f"openai:{client.tiers[0].model}"
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
@@ -202,7 +204,7 @@ class ChecklistJudge:
         if missing is not None:
             return missing  # nothing to show the model
         step_id = ctx.step.id
-        fence = Fence.new()
+        fence = Fence.for_trace(self._fence_secret, ctx.trace.id)
         try:
             rubric = self.rubrics.for_type(ctx.step.type)
             items = _items(rubric, ctx)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import re
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -196,6 +197,7 @@ class LLMJudge:
         self.prompt_budget_tokens = prompt_budget_tokens
         self.name = f"openai:{client.tiers[0].model}"
         self._build_messages = build_messages
+        self._fence_secret = secrets.token_bytes(16)  # fence codes: unknown to any trace
 
     async def judge_step(self, ctx: StepContext) -> Judgment:
         """Judge one step. Never raises for a per-step problem: failures come back as judge errors.
@@ -235,7 +237,7 @@ class LLMJudge:
         if missing is not None:
             return missing  # nothing to show the model
         step_id = ctx.step.id
-        fence = Fence.new()
+        fence = Fence.for_trace(self._fence_secret, ctx.trace.id)
         try:
             rubric = self.rubrics.for_type(ctx.step.type)
             messages = self._render(rubric, ctx, fence)

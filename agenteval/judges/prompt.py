@@ -2,10 +2,12 @@
 
 Every prompt has two parts. The system message is static for a step type (role, rules, rubric,
 failure codes, output format), byte-identical for every step of that type so endpoints can cache
-it. The user message is the variable part: it opens with the step's random fence code, then the
+it. The user message is the variable part: it opens with the trace's secret fence code, then the
 task, tools, what the step consumed and the step, each fenced as untrusted data (see
 ``agenteval.judges._prompt_data``). The code lives in the user message, not the system message,
-so the cached prefix stays identical while the trace still cannot predict the fences.
+so the cached prefix stays identical while the trace still cannot predict the fences; and as the
+code is the same for every step of a trace, steps of one type in one trace also share the start
+of their user message (task, tool catalog) as a cached prefix.
 """
 
 from __future__ import annotations
