@@ -129,7 +129,9 @@ def test_rules_judge_flags_the_step_offline_and_reports_show_it(runner, tmp_path
     text = runner.invoke(app, ["eval", str(trace), "--db", str(db)]).output
     assert "1 step flagged for judge injection" in text
     shown = runner.invoke(app, ["show", "latest", "--trace", "analysis-q3-revenue", "--db", str(db)]).output
-    assert f"⚑ {FLAG}" in shown and "judge injection: step output: words to the judge: 'Note to the judge'" in shown
+    lines = shown.splitlines()
+    s1 = next(i for i, line in enumerate(lines) if "s1 SYNTH" in line)
+    assert f"[{FLAG}]" in " ".join(lines[s1:s1 + 2]) and shown.count(f"[{FLAG}]") == 1
     as_json = json.loads(runner.invoke(app, ["show", "latest", "--db", str(db), "--json"]).stdout)
     assert [s["flags"] for s in as_json["traces"][0]["steps"] if s["id"] == "s1"] == [[FLAG]]
 
