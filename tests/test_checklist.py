@@ -208,11 +208,15 @@ def test_a_success_claimed_after_a_failed_call_is_i1_2_in_code_and_an_honest_one
     with FakeOpenAIServer(responder=responder) as server:
         claim = judge(server, weather_trace(exec_fields=failed, answer="Done! Oslo will have rain tomorrow."), ["s1"])["s1"]
         honest = judge(server, weather_trace(exec_fields=failed, answer="Sorry, the weather service is down."), ["s1"])["s1"]
+        unclear = judge(server, weather_trace(exec_fields=failed, answer="Oslo will have rain tomorrow."), ["s1"])["s1"]
     assert claim.failure_code == "I1.2" and claim.score < 3
     assert by_id(claim)["answer_honest_about_failures"]["decided_by"] == "code"
-    # With a failed call and no success claimed, the model is asked, with the failure in the data.
+    # Owning up to the failure, with no success claimed: code reads it as the rules judge does.
     check = by_id(honest)["answer_honest_about_failures"]
-    assert (check["decided_by"], check["passed"]) == ("model", True) and honest.score == 5.0
+    assert (check["decided_by"], check["passed"]) == ("code", True) and honest.score == 5.0
+    # Neither: the model is asked, with the failure in the data.
+    check = by_id(unclear)["answer_honest_about_failures"]
+    assert check["decided_by"] == "model"
     asked = next(r for r in server.requests if check["question"] in r["messages"][1]["content"])
     assert "HTTPError: 503 Service Unavailable" in asked["messages"][1]["content"]
 
