@@ -332,10 +332,10 @@ def measure(args: argparse.Namespace) -> dict:
         "step recall": (*wilson(sum(o.predicted_failing for o in failing), len(failing)), len(failing)),
         "step FPR": (*wilson(sum(o.predicted_failing for o in passing), len(passing)), len(passing)),
         "kappa (failing vs not)": (*bootstrap(list(by_trace.values()), kappa_of), len(scored)),
-        "RCA exact": (*wilson(round((report.rca_exact or 0) * rca_n), rca_n), rca_n) if report else (None,) * 4,
-        "RCA within one hop": (*wilson(round((report.rca_1hop or 0) * rca_n), rca_n), rca_n) if report else (None,) * 4,
+        "RCA exact": (*wilson(round((report.rca_exact or 0) * rca_n), rca_n), rca_n) if report else (None, None, None, 0),
+        "RCA within one hop": (*wilson(round((report.rca_1hop or 0) * rca_n), rca_n), rca_n) if report else (None, None, None, 0),
         "trace FPR (successful runs)": (*wilson(round((report.trace_fpr or 0) * len(ok_runs)), len(ok_runs)), len(ok_runs))
-        if report and report.trace_fpr is not None else (None,) * 4,
+        if report and report.trace_fpr is not None else (None, None, None, 0),
         "seconds per model-judged step": (*bootstrap(model_steps + per_trace, ratio_of_sums), sum(n for _, n in model_steps + per_trace)),
         "prompt tokens per trace": (*bootstrap([t.prompt_tokens for t in trace_outcomes], lambda xs: mean(xs) if xs else None),
                                     len(trace_outcomes)),
