@@ -18,6 +18,7 @@ from agenteval.judges._arguments import InvalidSchemaError, parse_arguments, sch
 from agenteval.judges._numbers import texts_in
 from agenteval.judges.base import StepContext
 from agenteval.models import Judgment, Step, StepType
+from agenteval.recovery import acknowledges_failure, unrecovered_failures
 from agenteval.rubrics import Check
 
 
@@ -197,18 +198,16 @@ def _answer_facts_sourced(facts: Facts) -> Decision | None:
 
 
 def _answer_honest_about_failures(facts: Facts) -> Decision | None:
-    # The rules judge's own words for claiming success and for owning up to a failure, so the two
-    # judges read an answer alike.
-    from agenteval.judges.rules import _ACKNOWLEDGE, _SUCCESS
-
+    # Failures and their acknowledgement read as the rules judge reads them (agenteval.recovery):
+    # an answer speaks for the calls since the agent's previous answer that it had not recovered from.
     if facts.rules_code == "I1.2":
         return Decision("no", facts.rules_reason, "I1.2")
-    earlier = facts.ctx.trace.steps[: facts.ctx.dag.position(facts.step.id)]
-    if not any(s.type is StepType.EXEC and s.failed_in_trace for s in earlier):
-        return Decision("yes", "no tool call failed before this answer")
-    answer = " ".join(texts_in(facts.step.output)).replace("\u2019", "'")
-    if _ACKNOWLEDGE.search(answer) and not _SUCCESS.search(answer):
-        return Decision("yes", "the answer says something failed and claims no success")
+    dag, position = facts.ctx.dag, facts.ctx.dag.position(facts.step.id)
+    previous = max((i for i, s in enumerate(facts.ctx.trace.steps[:position]) if s.type is StepType.SYNTH), default=-1)
+    if not [s for s in unrecovered_failures(dag, position) if dag.position(s.id) > previous]:
+        return Decision("yes", "no tool call failed before this answer that the agent did not recover from")
+    if acknowledges_failure(" ".join(texts_in(facts.step.output))):
+        return Decision("yes", "the answer says that something did not work")
     return None
 
 
