@@ -100,6 +100,8 @@ def gate_command(
     max_cost: Optional[float] = options.MaxCost,
     no_cache: Optional[bool] = options.NoCache,
     rubrics: Optional[Path] = options.Rubrics,
+    llama_slots: Optional[int] = options.LlamaSlots,
+    checklist_batch: Optional[bool] = options.ChecklistBatch,
 ) -> None:
     """Evaluate candidate traces, compare them with a baseline case by case and decide: exit 0 pass or warn, 1 block, 2 bad input.
 
@@ -119,7 +121,7 @@ def gate_command(
                 judge=judge, model=model, base_url=base_url, format=format, root_cause=root_cause,
                 api_key_env=api_key_env, judge_mode=judge_mode, judge_all=judge_all, samples=samples,
                 concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_cost=max_cost,
-                no_cache=no_cache, rubrics=rubrics,
+                no_cache=no_cache, rubrics=rubrics, llama_slots=llama_slots, checklist_batch=checklist_batch,
             ),
         )
         settings = load_settings(flags, directory=config_directory(config) if config else None)
